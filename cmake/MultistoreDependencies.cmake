@@ -1,0 +1,13 @@
+# Every dependency is a Debian bookworm package (see scripts/install-deps).
+find_package(Threads REQUIRED)
+find_package(SQLite3 3.40 REQUIRED)
+find_package(nlohmann_json 3.11 REQUIRED)
+find_package(tl-expected 1.0 REQUIRED)
+find_package(CAF 0.17.6 REQUIRED COMPONENTS core io)
+find_package(spdlog 1.10 REQUIRED)
+if(MULTISTORE_BUILD_TESTS)
+  find_package(Catch2 2.13 REQUIRED)
+endif()
+if(MULTISTORE_BUILD_EXAMPLES)
+  find_package(CLI11 2.1 REQUIRED)
+endif()

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+namespace multistore {
+
+/// Domain errors of multistore. Values start at 1 so that 0 stays "no error"
+/// when the code travels as a CAF error category.
+enum class errc : std::uint8_t {
+  invalid_store_id = 1,
+  invalid_options,
+  schema_mismatch,
+  load_failed,
+  invalid_event,
+  query_failed,
+  storage_failed,
+  store_disposed,
+  cancelled,
+  registry_closed,
+  no_registry,
+};
+
+/// The first and last enumerators, for code that walks every value.
+inline constexpr errc errc_first = errc::invalid_store_id;
+inline constexpr errc errc_last = errc::no_registry;
+
+/// The enumerator's name, e.g. "invalid_store_id"; "unknown" for a value
+/// outside the enumeration.
+std::string_view to_string(errc code) noexcept;
+
+/// An error value as the core returns it: a code plus a message a person can
+/// act on ("store id 'a/b' may only contain A-Z a-z 0-9 _ -").
+struct error {
+  errc code;
+  std::string message;
+
+  friend bool operator==(const error&, const error&) = default;
+};
+
+/// The result of a fallible core function.
+template <class T>
+using result = tl::expected<T, error>;
+
+/// Shorthand for returning an error from a function returning `result<T>`.
+inline tl::unexpected<error> fail(errc code, std::string message) {
+  return tl::unexpected<error>(error{code, std::move(message)});
+}
+
+/// The exception the facade throws. `what()` reads "<code>: <message>".
+class store_error : public std::runtime_error {
+ public:
+  store_error(errc code, const std::string& message);
+  explicit store_error(const error& err);
+
+  errc code() const noexcept { return code_; }
+
+ private:
+  errc code_;
+};
+
+}  // namespace multistore

@@ -1,0 +1,78 @@
+#include "multistore/options.hpp"
+
+#include "multistore/store_id.hpp"
+
+namespace multistore {
+
+std::string_view to_string(sync_level level) noexcept {
+  switch (level) {
+    case sync_level::normal: return "normal";
+    case sync_level::full: return "full";
+  }
+  return "unknown";
+}
+
+namespace {
+
+result<void> check_gc_time(const std::optional<gc_duration>& gc_time, std::string_view where) {
+  if (gc_time && gc_time->count() < 0)
+    return fail(errc::invalid_options, std::string{where} + " gc_time is negative ("
+                                           + std::to_string(gc_time->count())
+                                           + " ms); use 0, a positive duration or gc_never");
+  return {};
+}
+
+// Deep merge of JSON objects: keys of `top` win; nested objects merge; any
+// other value of `top` (including null) replaces the one below.
+nlohmann::json deep_merge(const nlohmann::json& below, const nlohmann::json& top) {
+  if (top.is_null())
+    return below;
+  if (!below.is_object() || !top.is_object())
+    return top;
+  nlohmann::json out = below;
+  for (auto it = top.begin(); it != top.end(); ++it) {
+    auto found = out.find(it.key());
+    out[it.key()] = found == out.end() ? it.value() : deep_merge(*found, it.value());
+  }
+  return out;
+}
+
+}  // namespace
+
+result<void> validate(const registry_options& options) {
+  return check_gc_time(options.default_options.gc_time, "default");
+}
+
+result<void> validate(const call_options& options) {
+  if (auto id = parse_store_id(options.store_id); !id)
+    return tl::unexpected(id.error());
+  if (auto gc = check_gc_time(options.gc_time, "store '" + options.store_id + "'"); !gc)
+    return gc;
+  if (auto* file = std::get_if<sqlite_adapter>(&options.storage); file && file->directory.empty())
+    return fail(errc::invalid_options,
+                "store '" + options.store_id + "' uses sqlite_adapter without a directory");
+  return {};
+}
+
+result<resolved_options> resolve_options(const call_options& call,
+                                         const registry_options& registry) {
+  if (auto ok = validate(registry); !ok)
+    return tl::unexpected(ok.error());
+  if (auto ok = validate(call); !ok)
+    return tl::unexpected(ok.error());
+  const auto& defaults = registry.default_options;
+  resolved_options out;
+  out.store_id = call.store_id;
+  out.storage = call.storage;
+  out.gc_time = call.gc_time.value_or(
+      defaults.gc_time.value_or(registry.server ? gc_never : default_gc_time));
+  out.sync_payload = call.sync_payload.is_null() ? defaults.sync_payload : call.sync_payload;
+  out.disable_devtools = call.disable_devtools.value_or(defaults.disable_devtools.value_or(false));
+  out.confirm_unsaved_changes
+      = call.confirm_unsaved_changes.value_or(defaults.confirm_unsaved_changes.value_or(false));
+  out.debug = deep_merge(defaults.debug, call.debug);
+  out.batch_updates = defaults.batch_updates.value_or(false);
+  return out;
+}
+
+}  // namespace multistore
