@@ -1,1 +1,634 @@
-// placeholder: being implemented
+#include "multistore/lifecycle.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+namespace multistore::lifecycle {
+
+namespace {
+
+constexpr std::string_view effect_names[] = {"start_load", "answer_ready", "answer_error",
+                                             "answer_done", "arm_timer",    "stop_store",
+                                             "monitor_observer"};
+static_assert(std::size(effect_names) == std::variant_size_v<effect>);
+
+constexpr std::string_view event_names[] = {
+    "acquire",       "preload",     "load_succeeded", "load_failed", "release", "observer_down",
+    "cancel_wait",   "gc_fired",    "store_down",     "clear",       "shutdown"};
+static_assert(std::size(event_names) == std::variant_size_v<event>);
+
+/// Lets `find(std::string_view)` work on maps keyed by std::string without
+/// building a temporary string on every lookup.
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+/// `now + d` clamped to the largest instant: gc_time may be anything up to
+/// `gc_never`, and a deadline must never wrap around into the past.
+instant saturating_add(instant now, gc_duration d) noexcept {
+  constexpr auto top = instant::max().count();
+  if (d.count() > 0 && now.count() > top - d.count()) return instant::max();
+  return now + d;
+}
+
+/// `deadline - now`, never negative and never overflowing.
+gc_duration remaining(instant deadline, instant now) noexcept {
+  if (now >= deadline) return gc_duration::zero();
+  if (now.count() < 0 && deadline.count() > instant::max().count() + now.count())
+    return gc_duration::max();
+  return deadline - now;
+}
+
+/// The machine's internal phases. `closing` is reported as `disposed` (or
+/// `loading` when calls are queued for the next instance).
+enum class phase : std::uint8_t { loading, active, inactive, closing };
+
+}  // namespace
+
+std::string_view to_string(const effect& e) noexcept {
+  return e.index() < std::size(effect_names) ? effect_names[e.index()] : "unknown";
+}
+
+std::string_view to_string(const event& e) noexcept {
+  return e.index() < std::size(event_names) ? event_names[e.index()] : "unknown";
+}
+
+struct machine::impl {
+  struct entry;
+  struct id_record;
+
+  struct observer_rec;
+
+  /// One lease, linked into its entry's list and its observer's list so that
+  /// a store's death or an observer's death ends its leases without a scan.
+  /// Lives in `leases_`, whose nodes never move.
+  struct lease_rec {
+    lease_id id = 0;
+    entry* owner = nullptr;
+    observer_rec* watcher = nullptr;  ///< null for observer 0
+    lease_rec* entry_prev = nullptr;
+    lease_rec* entry_next = nullptr;
+    lease_rec* observer_prev = nullptr;
+    lease_rec* observer_next = nullptr;
+    /// Its acquire still waits for the load: not handed out, so `release`
+    /// cannot end it.
+    bool waiting = false;
+  };
+
+  struct observer_rec {
+    lease_rec* leases = nullptr;
+  };
+
+  /// A call waiting for a load: an acquire (with its lease) or a preload.
+  struct waiter {
+    request_id request = 0;
+    lease_rec* lease = nullptr;  ///< null for a preload
+    gc_duration gc_time{0};
+  };
+
+  struct entry {
+    id_record* record = nullptr;
+    const std::string* id = nullptr;  ///< the key in `ids_`
+    entry* prev = nullptr;            ///< list of live entries
+    entry* next = nullptr;
+    std::string schema;
+    phase state = phase::loading;
+    instance_id instance = 0;
+    /// Maximum gc_time over every call of this instance (0 while closing:
+    /// queued calls keep their own in `waiters`).
+    gc_duration gc_time{0};
+    std::size_t observers = 0;  ///< leases, waiting ones included
+    lease_rec* leases = nullptr;
+    std::vector<waiter> waiters;
+    bool gc_window = false;  ///< inactive with a finite deadline
+    instant deadline{0};
+    std::uint64_t timer = 0;  ///< generation of the pending timer, 0 if none
+    /// clear/shutdown calls waiting for this instance's store_down.
+    std::vector<request_id> closers;
+  };
+
+  /// Per id, for the machine's whole life: the load counter survives the entry.
+  struct id_record {
+    std::uint64_t loads = 0;
+    std::unique_ptr<entry> live;
+  };
+
+  using id_map = std::unordered_map<std::string, id_record, string_hash, std::equal_to<>>;
+
+  id_map ids_;
+  entry* live_ = nullptr;  ///< head of the list of live entries
+  std::unordered_map<lease_id, lease_rec> leases_;
+  std::unordered_map<observer_id, observer_rec> observers_;
+  std::unordered_map<request_id, entry*> waiting_;     ///< acquire/preload -> entry
+  std::unordered_map<request_id, std::size_t> closes_;  ///< clear/shutdown -> stores not down
+  std::uint64_t last_lease_ = 0;
+  std::uint64_t last_instance_ = 0;
+  std::uint64_t last_generation_ = 0;
+  std::uint64_t loads_ = 0;
+  std::uint64_t load_failures_ = 0;
+  std::uint64_t disposals_ = 0;
+  std::size_t pending_timers_ = 0;
+  bool closed_ = false;
+
+  // -- lookup ----------------------------------------------------------------
+
+  entry* find(std::string_view id) const {
+    auto it = ids_.find(id);
+    return it == ids_.end() ? nullptr : it->second.live.get();
+  }
+
+  /// Whether a call with `schema` may use the entry. A closing entry with no
+  /// queued call belongs to nobody yet: the next instance takes any schema.
+  static bool accepts(const entry& e, std::string_view schema) {
+    return (e.state == phase::closing && e.waiters.empty()) || e.schema == schema;
+  }
+
+  static error mismatch(const entry& e, std::string_view schema) {
+    std::string msg = "store '";
+    msg += *e.id;
+    msg += "' is in use with schema '";
+    msg += e.schema;
+    msg += "', not '";
+    msg += schema;
+    msg += '\'';
+    return error{errc::schema_mismatch, std::move(msg)};
+  }
+
+  static error closed_error() {
+    return error{errc::registry_closed, "the registry is shut down and takes no new calls"};
+  }
+
+  /// The entry for a call that found none: created in `loading` without an
+  /// instance; the caller adds its waiter and then calls `begin_load`.
+  entry& create(id_map::iterator it, std::string_view schema) {
+    auto& rec = it->second;
+    rec.live = std::make_unique<entry>();
+    entry& e = *rec.live;
+    e.record = &rec;
+    e.id = &it->first;
+    e.schema = schema;
+    e.next = live_;
+    if (live_ != nullptr) live_->prev = &e;
+    live_ = &e;
+    return e;
+  }
+
+  void remove(entry& e) {
+    assert(e.observers == 0 && e.waiters.empty() && e.leases == nullptr);
+    drop_timer(e);
+    if (e.prev != nullptr) e.prev->next = e.next;
+    else live_ = e.next;
+    if (e.next != nullptr) e.next->prev = e.prev;
+    e.record->live.reset();
+  }
+
+  // -- leases ------------------------------------------------------------------
+
+  lease_rec& new_lease(entry& e, observer_id observer, effects& out) {
+    const lease_id id = ++last_lease_;
+    lease_rec& l = leases_.try_emplace(id).first->second;
+    l.id = id;
+    l.owner = &e;
+    l.entry_next = e.leases;
+    if (e.leases != nullptr) e.leases->entry_prev = &l;
+    e.leases = &l;
+    ++e.observers;
+    if (observer != 0) {
+      auto [it, inserted] = observers_.try_emplace(observer);
+      if (inserted) out.emplace_back(monitor_observer{observer});
+      observer_rec& o = it->second;
+      l.watcher = &o;
+      l.observer_next = o.leases;
+      if (o.leases != nullptr) o.leases->observer_prev = &l;
+      o.leases = &l;
+    }
+    return l;
+  }
+
+  /// Unlinks a lease from its entry and observer. Does not look at the
+  /// entry's phase.
+  static void unlink(lease_rec& l) {
+    entry& e = *l.owner;
+    if (l.entry_prev != nullptr) l.entry_prev->entry_next = l.entry_next;
+    else e.leases = l.entry_next;
+    if (l.entry_next != nullptr) l.entry_next->entry_prev = l.entry_prev;
+    if (l.watcher != nullptr) {
+      if (l.observer_prev != nullptr) l.observer_prev->observer_next = l.observer_next;
+      else l.watcher->leases = l.observer_next;
+      if (l.observer_next != nullptr) l.observer_next->observer_prev = l.observer_prev;
+    }
+    assert(e.observers > 0);
+    --e.observers;
+  }
+
+  void end_lease(lease_rec& l) {
+    unlink(l);
+    leases_.erase(l.id);
+  }
+
+  /// After a handed-out lease ended: the last observer leaving starts GC.
+  void observer_left(entry& e, instant now, effects& out) {
+    if (e.observers == 0 && e.state == phase::active) {
+      e.state = phase::inactive;
+      start_gc_window(e, now, out);
+    }
+  }
+
+  // -- waiting calls -----------------------------------------------------------
+
+  void wait(entry& e, request_id request, lease_rec* lease, gc_duration gc_time) {
+    if (lease != nullptr) lease->waiting = true;
+    e.waiters.push_back(waiter{request, lease, gc_time});
+    [[maybe_unused]] const bool fresh = waiting_.try_emplace(request, &e).second;
+    assert(fresh && "request ids of waiting calls must be distinct");
+  }
+
+  /// Answers every waiter with `reason` and ends their leases.
+  void fail_waiters(entry& e, const error& reason, effects& out) {
+    for (const waiter& w : e.waiters) {
+      waiting_.erase(w.request);
+      out.emplace_back(answer_error{w.request, reason});
+      if (w.lease != nullptr) end_lease(*w.lease);
+    }
+    e.waiters.clear();
+  }
+
+  // -- loads, GC and stops -----------------------------------------------------
+
+  /// Starts a new instance for the calls waiting on `e`.
+  void begin_load(entry& e, request_id options_of, effects& out) {
+    assert(!e.waiters.empty());
+    e.instance = ++last_instance_;
+    ++e.record->loads;
+    ++loads_;
+    e.state = phase::loading;
+    e.gc_window = false;
+    e.gc_time = gc_duration::zero();
+    for (const waiter& w : e.waiters) e.gc_time = std::max(e.gc_time, w.gc_time);
+    out.emplace_back(start_load{*e.id, e.instance, options_of});
+  }
+
+  static void raise_gc(entry& e, gc_duration gc_time) { e.gc_time = std::max(e.gc_time, gc_time); }
+
+  void drop_timer(entry& e) {
+    if (e.timer != 0) {
+      e.timer = 0;
+      --pending_timers_;
+    }
+  }
+
+  void arm(entry& e, instant now, effects& out) {
+    assert(e.timer == 0);
+    e.timer = ++last_generation_;
+    ++pending_timers_;
+    out.emplace_back(arm_timer{*e.id, e.timer, std::min(remaining(e.deadline, now), max_timer_delay)});
+  }
+
+  /// An inactive entry's GC window starts (again) at `now` with its maximum
+  /// gc_time. A timer still pending is reused: the deadline only moves later
+  /// (the maximum only grows), so it fires early at worst and re-arms then.
+  void start_gc_window(entry& e, instant now, effects& out) {
+    assert(e.state == phase::inactive && e.observers == 0);
+    if (e.gc_time == gc_never) {
+      e.gc_window = false;
+      return;
+    }
+    if (e.gc_time <= gc_duration::zero()) {
+      stop(e, true, out);
+      return;
+    }
+    e.gc_window = true;
+    e.deadline = saturating_add(now, e.gc_time);
+    if (e.timer == 0) arm(e, now, out);
+  }
+
+  /// Asks the driver to close the instance; the entry waits for store_down.
+  void stop(entry& e, bool disposal, effects& out) {
+    out.emplace_back(stop_store{*e.id, e.instance});
+    e.state = phase::closing;
+    e.gc_time = gc_duration::zero();
+    e.gc_window = false;
+    drop_timer(e);
+    if (disposal) ++disposals_;
+  }
+
+  /// Ends every lease and waiting call, stops every store and lets `request`
+  /// wait for all closing instances.
+  void stop_all(request_id request, errc code, std::string_view why, effects& out) {
+    for (entry* e = live_; e != nullptr; e = e->next) {
+      if (e->waiters.empty()) continue;
+      std::string msg = "store '";
+      msg += *e->id;
+      msg += "' was not ready: ";
+      msg += why;
+      fail_waiters(*e, error{code, std::move(msg)}, out);
+    }
+    for (entry* e = live_; e != nullptr; e = e->next) {
+      while (e->leases != nullptr) end_lease(*e->leases);
+    }
+    std::size_t closing = 0;
+    for (entry* e = live_; e != nullptr; e = e->next) {
+      switch (e->state) {
+        case phase::loading: stop(*e, false, out); break;
+        case phase::active:
+        case phase::inactive: stop(*e, true, out); break;
+        case phase::closing: break;
+      }
+      e->closers.push_back(request);
+      ++closing;
+    }
+    if (closing == 0) out.emplace_back(answer_done{request});
+    else closes_.insert_or_assign(request, closing);
+  }
+
+  // -- events --------------------------------------------------------------------
+
+  void on(const acquire& a, instant, effects& out) {
+    if (closed_) {
+      out.emplace_back(answer_error{a.request, closed_error()});
+      return;
+    }
+    auto it = ids_.find(std::string_view{a.store_id});
+    entry* e = it == ids_.end() ? nullptr : it->second.live.get();
+    if (e != nullptr && !accepts(*e, a.schema)) {
+      out.emplace_back(answer_error{a.request, mismatch(*e, a.schema)});
+      return;
+    }
+    const bool fresh = e == nullptr;
+    if (fresh) {
+      if (it == ids_.end()) it = ids_.try_emplace(a.store_id).first;
+      e = &create(it, a.schema);
+    }
+    lease_rec& l = new_lease(*e, a.observer, out);
+    switch (e->state) {
+      case phase::inactive:
+        // Cancels GC: the pending timer, if any, finds the entry active and is consumed.
+        e->state = phase::active;
+        e->gc_window = false;
+        [[fallthrough]];
+      case phase::active:
+        raise_gc(*e, a.gc_time);
+        out.emplace_back(answer_ready{a.request, a.store_id, e->instance, l.id});
+        return;
+      case phase::loading:
+        wait(*e, a.request, &l, a.gc_time);
+        if (fresh) begin_load(*e, a.request, out);
+        else raise_gc(*e, a.gc_time);
+        return;
+      case phase::closing:
+        if (e->waiters.empty()) e->schema = a.schema;
+        wait(*e, a.request, &l, a.gc_time);
+        return;
+    }
+  }
+
+  void on(const preload& p, instant now, effects& out) {
+    if (closed_) {
+      out.emplace_back(answer_error{p.request, closed_error()});
+      return;
+    }
+    auto it = ids_.find(std::string_view{p.store_id});
+    entry* e = it == ids_.end() ? nullptr : it->second.live.get();
+    if (e != nullptr && !accepts(*e, p.schema)) {
+      out.emplace_back(answer_error{p.request, mismatch(*e, p.schema)});
+      return;
+    }
+    if (e == nullptr) {
+      if (it == ids_.end()) it = ids_.try_emplace(p.store_id).first;
+      e = &create(it, p.schema);
+      wait(*e, p.request, nullptr, p.gc_time);
+      begin_load(*e, p.request, out);
+      return;
+    }
+    switch (e->state) {
+      case phase::active:
+        raise_gc(*e, p.gc_time);
+        out.emplace_back(answer_ready{p.request, p.store_id, e->instance, 0});
+        return;
+      case phase::inactive:
+        raise_gc(*e, p.gc_time);
+        out.emplace_back(answer_ready{p.request, p.store_id, e->instance, 0});
+        start_gc_window(*e, now, out);
+        return;
+      case phase::loading:
+        raise_gc(*e, p.gc_time);
+        wait(*e, p.request, nullptr, p.gc_time);
+        return;
+      case phase::closing:
+        if (e->waiters.empty()) e->schema = p.schema;
+        wait(*e, p.request, nullptr, p.gc_time);
+        return;
+    }
+  }
+
+  void on(const load_succeeded& s, instant now, effects& out) {
+    entry* e = find(s.store_id);
+    if (e == nullptr || e->state != phase::loading || e->instance != s.instance) return;
+    for (const waiter& w : e->waiters) {
+      waiting_.erase(w.request);
+      lease_id lease = 0;
+      if (w.lease != nullptr) {
+        w.lease->waiting = false;
+        lease = w.lease->id;
+      }
+      out.emplace_back(answer_ready{w.request, *e->id, e->instance, lease});
+    }
+    e->waiters.clear();
+    if (e->observers > 0) {
+      e->state = phase::active;
+    } else {
+      e->state = phase::inactive;
+      start_gc_window(*e, now, out);
+    }
+  }
+
+  void on(const load_failed& f, instant, effects& out) {
+    entry* e = find(f.store_id);
+    if (e == nullptr || e->state != phase::loading || e->instance != f.instance) return;
+    fail_waiters(*e, f.reason, out);
+    ++load_failures_;
+    stop(*e, false, out);
+  }
+
+  void on(const release& r, instant now, effects& out) {
+    auto it = leases_.find(r.lease);
+    if (it == leases_.end() || it->second.waiting) return;
+    entry& e = *it->second.owner;
+    unlink(it->second);
+    leases_.erase(it);
+    observer_left(e, now, out);
+  }
+
+  void on(const observer_down& d, instant now, effects& out) {
+    auto it = observers_.find(d.observer);
+    if (it == observers_.end()) return;
+    observer_rec& o = it->second;
+    while (o.leases != nullptr) {
+      lease_rec& l = *o.leases;
+      entry& e = *l.owner;
+      if (l.waiting) {
+        auto w = std::find_if(e.waiters.begin(), e.waiters.end(),
+                              [&](const waiter& x) { return x.lease == &l; });
+        assert(w != e.waiters.end());
+        waiting_.erase(w->request);
+        e.waiters.erase(w);
+        end_lease(l);
+      } else {
+        end_lease(l);
+        observer_left(e, now, out);
+      }
+    }
+    observers_.erase(it);
+  }
+
+  void on(const cancel_wait& c, instant, effects& out) {
+    auto it = waiting_.find(c.request);
+    if (it == waiting_.end()) return;
+    entry& e = *it->second;
+    waiting_.erase(it);
+    auto w = std::find_if(e.waiters.begin(), e.waiters.end(),
+                          [&](const waiter& x) { return x.request == c.request; });
+    assert(w != e.waiters.end());
+    lease_rec* lease = w->lease;
+    e.waiters.erase(w);
+    std::string msg = "the call for store '";
+    msg += *e.id;
+    msg += "' was cancelled";
+    out.emplace_back(answer_error{c.request, error{errc::cancelled, std::move(msg)}});
+    if (lease != nullptr) end_lease(*lease);
+  }
+
+  void on(const gc_fired& g, instant now, effects& out) {
+    entry* e = find(g.store_id);
+    if (e == nullptr || g.generation == 0 || e->timer != g.generation) return;
+    drop_timer(*e);
+    if (e->state != phase::inactive || !e->gc_window) return;
+    if (now >= e->deadline) stop(*e, true, out);
+    else arm(*e, now, out);
+  }
+
+  void on(const store_down& d, instant, effects& out) {
+    entry* e = find(d.store_id);
+    if (e == nullptr || e->instance != d.instance) return;
+    switch (e->state) {
+      case phase::closing:
+        for (request_id r : e->closers) {
+          auto c = closes_.find(r);
+          if (c != closes_.end() && --c->second == 0) {
+            out.emplace_back(answer_done{r});
+            closes_.erase(c);
+          }
+        }
+        e->closers.clear();
+        if (e->waiters.empty()) remove(*e);
+        else begin_load(*e, e->waiters.front().request, out);
+        return;
+      case phase::loading: {
+        std::string msg = "store '";
+        msg += *e->id;
+        msg += "' stopped while loading";
+        fail_waiters(*e, error{errc::load_failed, std::move(msg)}, out);
+        ++load_failures_;
+        remove(*e);
+        return;
+      }
+      case phase::active:
+      case phase::inactive:
+        // Died on its own: never handed out again; its handles fail on use.
+        while (e->leases != nullptr) end_lease(*e->leases);
+        remove(*e);
+        return;
+    }
+  }
+
+  void on(const clear& c, instant, effects& out) {
+    stop_all(c.request, errc::cancelled, "the registry was cleared", out);
+  }
+
+  void on(const shutdown& s, instant, effects& out) {
+    closed_ = true;
+    stop_all(s.request, errc::registry_closed, "the registry was shut down", out);
+  }
+
+  // -- queries -----------------------------------------------------------------
+
+  store_info info(std::string_view id, instant now) const {
+    store_info info;
+    auto it = ids_.find(id);
+    if (it == ids_.end()) return info;
+    info.loads = it->second.loads;
+    const entry* e = it->second.live.get();
+    if (e == nullptr) return info;
+    switch (e->state) {
+      case phase::loading:
+        info.state = store_state::loading;
+        info.observers = e->observers;
+        info.gc_time = e->gc_time;
+        break;
+      case phase::active:
+        info.state = store_state::active;
+        info.observers = e->observers;
+        info.gc_time = e->gc_time;
+        break;
+      case phase::inactive:
+        info.state = store_state::inactive;
+        info.gc_time = e->gc_time;
+        if (e->gc_window) info.gc_remaining = remaining(e->deadline, now);
+        break;
+      case phase::closing:
+        if (!e->waiters.empty()) {
+          info.state = store_state::loading;
+          info.observers = e->observers;
+          for (const waiter& w : e->waiters) info.gc_time = std::max(info.gc_time, w.gc_time);
+        }
+        break;
+    }
+    return info;
+  }
+
+  registry_stats stats() const {
+    registry_stats s;
+    for (const entry* e = live_; e != nullptr; e = e->next) {
+      switch (e->state) {
+        case phase::loading: ++s.loading; break;
+        case phase::active: ++s.active; break;
+        case phase::inactive: ++s.inactive; break;
+        case phase::closing: ++s.closing; break;
+      }
+    }
+    s.leases = leases_.size();
+    s.waiting = waiting_.size();
+    s.pending_timers = pending_timers_;
+    s.loads = loads_;
+    s.load_failures = load_failures_;
+    s.disposals = disposals_;
+    return s;
+  }
+};
+
+machine::machine() : impl_(std::make_unique<impl>()) {}
+machine::~machine() = default;
+machine::machine(machine&&) noexcept = default;
+machine& machine::operator=(machine&&) noexcept = default;
+
+void machine::handle(const event& e, instant now, effects& out) {
+  std::visit([&](const auto& ev) { impl_->on(ev, now, out); }, e);
+}
+
+store_info machine::info(std::string_view store_id, instant now) const {
+  return impl_->info(store_id, now);
+}
+
+registry_stats machine::stats() const { return impl_->stats(); }
+
+bool machine::closed() const noexcept { return impl_->closed_; }
+
+}  // namespace multistore::lifecycle

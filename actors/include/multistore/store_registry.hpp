@@ -1,0 +1,88 @@
+#pragma once
+
+#include <future>
+#include <memory>
+#include <string_view>
+
+#include "multistore/detail/call.hpp"
+#include "multistore/options.hpp"
+#include "multistore/store_handle.hpp"
+#include "multistore/store_info.hpp"
+
+namespace caf {
+class actor;
+class actor_system;
+}  // namespace caf
+
+namespace spdlog {
+class logger;
+}
+
+namespace multistore {
+
+/// The framework user's entry point: owns a registry actor that loads stores
+/// on demand, shares them between observers and disposes of them `gc_time`
+/// after the last observer left.
+///
+///     caf::actor_system_config cfg;
+///     multistore::configure(cfg);
+///     caf::actor_system sys{cfg};
+///     multistore::store_registry registry{sys};
+///     auto issue = registry.use(issue_options("issue-1"));   // blocks until ready
+///     issue.commit(issue_created{...});
+///
+/// Thread-safe: any thread may call any member. `use()` blocks the calling
+/// thread: call it from plain threads, never from inside an actor (actors use
+/// the messages of registry_actor.hpp, or multistore/actor_api.hpp). The
+/// destructor shuts every store down gracefully and waits for them; handles
+/// must not outlive the actor system.
+class store_registry {
+ public:
+  explicit store_registry(caf::actor_system& sys, registry_options options = {},
+                          std::shared_ptr<spdlog::logger> logger = nullptr);
+  ~store_registry();
+  store_registry(const store_registry&) = delete;
+  store_registry& operator=(const store_registry&) = delete;
+
+  /// Acquires the store (loading it, or joining a load in flight) and blocks
+  /// until it is ready. Throws `store_error`: invalid_store_id,
+  /// invalid_options, schema_mismatch, load errors, cancelled (clear() or the
+  /// options' abort signal), registry_closed.
+  template <class Schema>
+  store_handle<Schema> use(const store_options<Schema>& options) {
+    return store_handle<Schema>{acquire(detail::make_call(options))};
+  }
+
+  /// Warms a store without observing it; the future is ready once the store
+  /// is loaded, or the load failed (load errors are swallowed).
+  template <class Schema>
+  std::future<void> preload(const store_options<Schema>& options) {
+    return preload_call(detail::make_call(options));
+  }
+
+  /// Cancels waiting loads and shuts every store down; ready once all are
+  /// closed. The registry stays usable. Older handles fail with store_disposed.
+  std::future<void> clear();
+
+  /// What the registry knows about `store_id` (any id).
+  store_info inspect(std::string_view store_id) const;
+  registry_stats stats() const;
+
+  /// The registry actor, for actors (see registry_actor.hpp for its protocol).
+  caf::actor actor() const;
+  caf::actor_system& system() const noexcept;
+
+ private:
+  std::shared_ptr<detail::lease> acquire(detail::call call);
+  std::future<void> preload_call(detail::call call);
+
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// The registry installed for `sys` (the first store_registry constructed on
+/// it), or `*override` when given. Throws `store_error{no_registry}` when
+/// neither exists.
+store_registry& use_store_registry(caf::actor_system& sys, store_registry* override = nullptr);
+
+}  // namespace multistore

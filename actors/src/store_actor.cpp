@@ -1,0 +1,187 @@
+#include "multistore/store_actor.hpp"
+
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "detail/caf_support.hpp"
+#include "multistore/client_identity.hpp"
+#include "multistore/registry_actor.hpp"
+#include "multistore/sql_value.hpp"
+
+namespace multistore::detail {
+
+namespace {
+
+struct subscriber_entry {
+  subscription sub;
+  caf::actor_addr subscriber;
+};
+
+struct store_actor_state {
+  store_spawn_args args;
+  std::unique_ptr<store_engine> engine;
+  std::unordered_map<std::uint64_t, subscriber_entry> subscriptions;
+  std::uint64_t next_subscription = 1;
+
+  ~store_actor_state() { close(); }
+
+  void close() noexcept {
+    subscriptions.clear();
+    if (engine) {
+      engine->shutdown();
+      engine.reset();
+    }
+  }
+
+  static inline const char* name = "multistore.store";
+};
+
+using store_actor = caf::stateful_actor<store_actor_state>;
+
+result<std::vector<sql_value>> decode_params(const std::string& text) {
+  if (text.empty())
+    return std::vector<sql_value>{};
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  if (parsed.is_discarded())
+    return fail(errc::query_failed, "query parameters are not valid JSON");
+  return params_from_json(parsed);
+}
+
+result<void> open_engine(store_actor_state& st) {
+  auto identity = store_identity{st.args.client_id, st.args.session_id};
+  if (auto* file = std::get_if<sqlite_adapter>(&st.args.storage)) {
+    auto client = load_or_create_client_id(file->directory);
+    if (!client)
+      return tl::unexpected(client.error());
+    identity.client_id = std::move(*client);
+  }
+  auto engine = store_engine::open(*st.args.schema, st.args.store_id, st.args.storage,
+                                   std::move(identity));
+  if (!engine)
+    return tl::unexpected(engine.error());
+  st.engine = std::move(*engine);
+  if (st.args.boot) {
+    try {
+      st.args.boot(*st.engine);
+    } catch (const std::exception& e) {
+      return fail(errc::load_failed,
+                  "boot of store '" + st.args.store_id + "' threw: " + e.what());
+    } catch (...) {
+      return fail(errc::load_failed, "boot of store '" + st.args.store_id + "' threw");
+    }
+  }
+  st.args.boot = nullptr;
+  return {};
+}
+
+caf::error disposed(const store_actor_state& st) {
+  return to_caf_error(errc::store_disposed, "store '" + st.args.store_id + "' is shut down");
+}
+
+caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
+  self->state.args = std::move(args);
+  self->set_exception_handler([self](std::exception_ptr& ep) -> caf::error {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    if (self->state.args.logger)
+      self->state.args.logger->error("store {} failed: {}", self->state.args.store_id, what);
+    self->state.close();
+    return to_caf_error(errc::storage_failed, what);
+  });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    std::erase_if(self->state.subscriptions,
+                  [&](const auto& kv) { return kv.second.subscriber == msg.source; });
+  });
+  return {
+      [self](open_atom) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        if (st.engine)
+          return caf::ok_atom::value;
+        if (auto opened = open_engine(st); !opened) {
+          st.close();
+          self->quit();
+          return to_caf_error(opened.error());
+        }
+        return caf::ok_atom::value;
+      },
+      [self](commit_atom, const std::vector<wire_event>& events) -> caf::result<std::uint64_t> {
+        auto& st = self->state;
+        if (!st.engine)
+          return disposed(st);
+        std::vector<event_record> records;
+        records.reserve(events.size());
+        for (const auto& e : events) {
+          auto args = nlohmann::json::parse(e.args, nullptr, false);
+          if (args.is_discarded())
+            return to_caf_error(errc::invalid_event,
+                                "arguments of event '" + e.name + "' are not valid JSON");
+          records.push_back(event_record{e.name, std::move(args)});
+        }
+        auto seq = st.engine->commit(records);
+        if (!seq)
+          return to_caf_error(seq.error());
+        return *seq;
+      },
+      [self](query_atom, const std::string& sql,
+             const std::string& params) -> caf::result<std::string> {
+        auto& st = self->state;
+        if (!st.engine)
+          return disposed(st);
+        auto bound = decode_params(params);
+        if (!bound)
+          return to_caf_error(bound.error());
+        auto rows = st.engine->query(sql, *bound);
+        if (!rows)
+          return to_caf_error(rows.error());
+        return rows->dump();
+      },
+      [self](subscribe_atom, const std::string& sql, const std::string& params,
+             const caf::actor& subscriber) -> caf::result<std::uint64_t> {
+        auto& st = self->state;
+        if (!st.engine)
+          return disposed(st);
+        auto bound = decode_params(params);
+        if (!bound)
+          return to_caf_error(bound.error());
+        auto id = st.next_subscription++;
+        auto sub = st.engine->subscribe(
+            sql, std::move(*bound), [self, id, subscriber](const nlohmann::json& rows) {
+              self->send(subscriber, update_atom::value, id, rows.dump());
+            });
+        if (!sub)
+          return to_caf_error(sub.error());
+        self->monitor(subscriber);
+        st.subscriptions.emplace(id, subscriber_entry{std::move(*sub), subscriber.address()});
+        return id;
+      },
+      [self](unsubscribe_atom, std::uint64_t id) { self->state.subscriptions.erase(id); },
+      [self](caf::get_atom) -> caf::result<std::string, std::uint64_t> {
+        auto& st = self->state;
+        if (!st.engine)
+          return disposed(st);
+        return {st.args.store_id, st.engine->head()};
+      },
+      [self](shutdown_atom) {
+        self->state.close();
+        self->quit();
+        return caf::ok_atom::value;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_store(caf::actor_system& sys, store_spawn_args args) {
+  return sys.spawn<caf::lazy_init>(store_actor_impl, std::move(args));
+}
+
+}  // namespace multistore::detail
