@@ -14,7 +14,7 @@ install(TARGETS multistore_registry multistore_actors
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/libregistry/include/multistore"
                   "${PROJECT_SOURCE_DIR}/actors/include/multistore"
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.hpp" PATTERN "detail" EXCLUDE)
+        FILES_MATCHING PATTERN "*.hpp")
 install(EXPORT multistore-targets NAMESPACE multistore:: DESTINATION ${MULTISTORE_CMAKE_DIR})
 
 configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/multistore-config.cmake.in"

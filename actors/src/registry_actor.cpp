@@ -208,10 +208,9 @@ std::optional<lc::request_id> admit(registry_actor* self, const store_request& r
   return id;
 }
 
-lc::observer_id observer_of(registry_actor* self) {
+/// The observer id of `addr` (0 for none), assigned on first sight.
+lc::observer_id observer_of(registry_actor* self, const caf::actor_addr& addr) {
   auto& st = self->state;
-  auto addr = self->current_sender() ? caf::actor_cast<caf::actor_addr>(self->current_sender())
-                                     : caf::actor_addr{};
   if (!addr)
     return 0;
   auto [i, added] = st.observer_ids.try_emplace(addr, st.next_observer);
@@ -224,11 +223,10 @@ lc::observer_id observer_of(registry_actor* self) {
 
 caf::behavior registry_impl(registry_actor* self, registry_options options,
                             std::shared_ptr<spdlog::logger> log) {
-  auto& st = self->state;
-  st.options = std::move(options);
-  st.log = log ? std::move(log) : spdlog::default_logger();
-  st.session_id = make_session_id();
-  st.client_id = make_session_id();
+  self->state.options = std::move(options);
+  self->state.log = log ? std::move(log) : spdlog::default_logger();
+  self->state.session_id = make_session_id();
+  self->state.client_id = make_session_id();
   self->set_exception_handler([self](std::exception_ptr& ep) -> caf::error {
     try {
       std::rethrow_exception(ep);
@@ -259,10 +257,13 @@ caf::behavior registry_impl(registry_actor* self, registry_options options,
   });
   return {
       [self](acquire_atom, const store_request& req) {
+        // Before make_response_promise: it takes the sender out of the message.
+        auto sender = req.observe && self->current_sender()
+                          ? caf::actor_cast<caf::actor_addr>(self->current_sender())
+                          : caf::actor_addr{};
         auto rp = self->make_response_promise();
         if (auto id = admit(self, req, call_kind::acquire, rp))
-          feed(self, lc::acquire{*id, req.store_id, req.schema,
-                                 req.observe ? observer_of(self) : 0,
+          feed(self, lc::acquire{*id, req.store_id, req.schema, observer_of(self, sender),
                                  self->state.calls.at(*id).options.gc_time});
         return rp;
       },

@@ -120,11 +120,11 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
         std::vector<event_record> records;
         records.reserve(events.size());
         for (const auto& e : events) {
-          auto args = nlohmann::json::parse(e.args, nullptr, false);
-          if (args.is_discarded())
+          auto parsed = nlohmann::json::parse(e.args, nullptr, false);
+          if (parsed.is_discarded())
             return to_caf_error(errc::invalid_event,
                                 "arguments of event '" + e.name + "' are not valid JSON");
-          records.push_back(event_record{e.name, std::move(args)});
+          records.push_back(event_record{e.name, std::move(parsed)});
         }
         auto seq = st.engine->commit(records);
         if (!seq)
@@ -170,10 +170,10 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
           return disposed(st);
         return {st.args.store_id, st.engine->head()};
       },
+      // No answer: the registry sees the store's down message once it closed.
       [self](shutdown_atom) {
         self->state.close();
         self->quit();
-        return caf::ok_atom::value;
       },
   };
 }

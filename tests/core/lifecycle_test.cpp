@@ -131,7 +131,8 @@ TEST_CASE("concurrent acquires of one id share one load", "[lifecycle][load]") {
   CHECK(r.m.stats().leases == 3);
 }
 
-TEST_CASE("an acquire of a loaded store is answered at once with a new lease", "[lifecycle][load]") {
+TEST_CASE("an acquire of a loaded store is answered at once with a new lease",
+          "[lifecycle][load]") {
   rig r;
   const auto first = r.use("a");
   auto fx = r.acquire("a");
@@ -522,7 +523,8 @@ TEST_CASE("10000 acquire release cycles leave at most one pending timer", "[life
     r.now += 1ms;
     fx.clear();
     r.m.handle(lc::acquire{++r.last, "b", "issue", 0, 50ms}, r.now, fx);
-    if (auto s = all<lc::start_load>(fx); !s.empty()) r.m.handle(lc::load_succeeded{"b", s[0].instance}, r.now, fx);
+    if (auto s = all<lc::start_load>(fx); !s.empty())
+      r.m.handle(lc::load_succeeded{"b", s[0].instance}, r.now, fx);
     const auto lease = one<lc::answer_ready>(fx).lease;
     fx.clear();
     r.m.handle(lc::release{lease}, r.now, fx);

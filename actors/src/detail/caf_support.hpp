@@ -78,9 +78,9 @@ class requester {
     if (!dest)
       return fail(gone, "no actor to send to");
     if (self_)
-      return request_with(*self_, dest, gone, std::forward<Ts>(xs)...);
+      return request_with<Rs...>(*self_, dest, gone, std::forward<Ts>(xs)...);
     caf::scoped_actor self{sys_};
-    return request_with(self, dest, gone, std::forward<Ts>(xs)...);
+    return request_with<Rs...>(self, dest, gone, std::forward<Ts>(xs)...);
   }
 
   /// Sends without waiting for an answer.

@@ -79,6 +79,8 @@ decltype(auto) visit_sql_param(const T& value, F&& fn) {
     return fn(static_cast<double>(value));
   } else if constexpr (std::same_as<U, std::string> || std::same_as<U, std::string_view>) {
     return fn(std::string_view{value});
+  } else if constexpr (std::is_array_v<T> && (std::same_as<U, const char*> || std::same_as<U, char*>)) {
+    return fn(std::string_view{value});  // a string literal
   } else if constexpr (std::same_as<U, const char*> || std::same_as<U, char*>) {
     if (value == nullptr)
       return fn(nullptr);

@@ -1,0 +1,248 @@
+// Actor-layer benchmarks: multistore against raw CAF measured in the same run.
+// Prints, for each measure, multistore's figure, the baseline, the ratio, the
+// bar and PASS/FAIL; --json FILE writes the same as JSON. Never a unit test.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <multistore/actor_api.hpp>
+#include <multistore/multistore.hpp>
+
+using namespace std::chrono_literals;
+using bench_clock = std::chrono::steady_clock;
+
+namespace {
+
+struct note_added {
+  static constexpr std::string_view name = "note_added";
+  std::string text;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(note_added, text)
+
+struct notes_schema {
+  static constexpr std::string_view name = "bench_notes";
+  using events = multistore::event_list<note_added>;
+  static void define(multistore::schema_builder& b) {
+    b.table("notes", "CREATE TABLE notes (text TEXT NOT NULL)");
+    b.materialize<note_added>([](const note_added& e, multistore::sql_writer& w) {
+      w.exec("INSERT INTO notes (text) VALUES (?)", e.text);
+    });
+  }
+};
+
+multistore::store_options<notes_schema> notes(std::string id,
+                                              multistore::gc_duration gc = std::chrono::seconds{60}) {
+  return {.store_id = std::move(id), .gc_time = gc};
+}
+
+struct measure {
+  std::string name;
+  double value = 0;
+  double baseline = 0;
+  std::string unit;
+  double ratio = 0;
+  std::string bar;
+  bool pass = false;
+};
+
+std::vector<measure> results;
+
+void report(measure m) {
+  std::printf("%-48s %12.0f %12.0f %-8s %6.2fx  %-8s %s\n", m.name.c_str(), m.value, m.baseline,
+              m.unit.c_str(), m.ratio, m.bar.c_str(), m.pass ? "PASS" : "FAIL");
+  std::fflush(stdout);
+  results.push_back(std::move(m));
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using go_atom = caf::atom_constant<caf::atom("go")>;
+
+caf::behavior echo() {
+  return {[](ping_atom, std::uint64_t x) { return x; }};
+}
+
+/// Sends `n` sequential requests to `server`; sends ok to `done` at the end.
+caf::behavior raw_client(caf::event_based_actor* self, caf::actor server, std::uint64_t n,
+                         caf::actor done) {
+  auto left = std::make_shared<std::uint64_t>(n);
+  auto step = std::make_shared<std::function<void()>>();
+  *step = [=] {
+    if ((*left)-- == 0) {
+      self->send(done, caf::ok_atom::value);
+      self->quit();
+      return;
+    }
+    self->request(server, caf::infinite, ping_atom::value, *left).then([=](std::uint64_t) {
+      (*step)();
+    });
+  };
+  return {[=](go_atom) { (*step)(); }};
+}
+
+/// Acquires and releases the (cached) store `id` `n` times in a row.
+caf::behavior store_client(caf::event_based_actor* self, caf::actor registry, std::string id,
+                           std::uint64_t n, caf::actor done) {
+  auto left = std::make_shared<std::uint64_t>(n);
+  auto request = std::make_shared<multistore::store_request>(
+      multistore::make_store_request(notes(id)));
+  auto step = std::make_shared<std::function<void()>>();
+  *step = [=] {
+    if ((*left)-- == 0) {
+      self->send(done, caf::ok_atom::value);
+      self->quit();
+      return;
+    }
+    self->request(registry, caf::infinite, multistore::acquire_atom::value, *request)
+        .then([=](caf::actor&, std::uint64_t lease, std::uint64_t) {
+          self->send(registry, multistore::release_atom::value, lease);
+          (*step)();
+        });
+  };
+  return {[=](go_atom) { (*step)(); }};
+}
+
+template <class Spawn>
+double run_clients(caf::actor_system& sys, int clients, std::uint64_t per_client, Spawn spawn) {
+  caf::scoped_actor self{sys};
+  std::vector<caf::actor> actors;
+  for (int c = 0; c < clients; ++c)
+    actors.push_back(spawn(c, self));
+  auto t0 = bench_clock::now();
+  for (auto& a : actors)
+    self->send(a, go_atom::value);
+  for (int c = 0; c < clients; ++c)
+    self->receive([](caf::ok_atom) {});
+  auto secs = std::chrono::duration<double>(bench_clock::now() - t0).count();
+  return static_cast<double>(per_client) * clients / secs;
+}
+
+void actor_acquire(caf::actor_system& sys, multistore::store_registry& registry, int clients) {
+  constexpr std::uint64_t n = 20000;
+  std::vector<double> raw, ms;
+  auto server = sys.spawn(echo);
+  // Keep each store observed so that acquire+release takes the cached path.
+  std::vector<multistore::store_handle<notes_schema>> holders;
+  for (int c = 0; c < clients; ++c)
+    holders.push_back(registry.use(notes("bench-" + std::to_string(c))));
+  for (int round = 0; round < 5; ++round) {
+    raw.push_back(run_clients(sys, clients, n, [&](int, caf::scoped_actor& self) {
+      return sys.spawn(raw_client, server, n, caf::actor{self});
+    }));
+    ms.push_back(run_clients(sys, clients, n, [&](int c, caf::scoped_actor& self) {
+      return sys.spawn(store_client, registry.actor(), "bench-" + std::to_string(c), n,
+                       caf::actor{self});
+    }));
+  }
+  caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+  auto m = median(ms), b = median(raw);
+  report({"cached acquire+release, " + std::to_string(clients) + " actor client(s)", m, b, "ops/s",
+          m / b, ">= 0.5x", m / b >= 0.5});
+}
+
+void blocking_use(caf::actor_system& sys, multistore::store_registry& registry) {
+  constexpr int n = 20000;
+  std::vector<double> raw, ms;
+  auto server = sys.spawn(echo);
+  auto holder = registry.use(notes("bench-blocking"));
+  for (int round = 0; round < 5; ++round) {
+    {
+      caf::scoped_actor self{sys};
+      auto t0 = bench_clock::now();
+      for (int i = 0; i < n; ++i)
+        self->request(server, caf::infinite, ping_atom::value, std::uint64_t{1})
+            .receive([](std::uint64_t) {}, [](caf::error&) {});
+      raw.push_back(n / std::chrono::duration<double>(bench_clock::now() - t0).count());
+    }
+    auto opts = notes("bench-blocking");
+    auto t0 = bench_clock::now();
+    for (int i = 0; i < n; ++i)
+      registry.use(opts).release();
+    ms.push_back(n / std::chrono::duration<double>(bench_clock::now() - t0).count());
+  }
+  caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+  auto m = median(ms), b = median(raw);
+  report({"cached use()+release, blocking client", m, b, "ops/s", m / b, ">= 0.8x", m / b >= 0.8});
+}
+
+/// Disposal time minus gc_time on the real clock, over many stores.
+void gc_precision(caf::actor_system& sys, multistore::store_registry& registry) {
+  constexpr int stores = 1000;
+  constexpr auto gc = 50ms;
+  std::vector<double> late_ms;
+  caf::scoped_actor self{sys};
+  std::vector<std::pair<caf::actor, bench_clock::time_point>> watched;
+  for (int i = 0; i < stores; ++i) {
+    auto id = "gc-" + std::to_string(i);
+    auto r = multistore::make_store_request(notes(id, gc), false);
+    caf::actor store;
+    std::uint64_t lease = 0;
+    self->request(registry.actor(), caf::infinite, multistore::acquire_atom::value, r)
+        .receive([&](caf::actor& s, std::uint64_t l, std::uint64_t) { store = s, lease = l; },
+                 [](caf::error&) {});
+    self->monitor(store);
+    self->send(registry.actor(), multistore::release_atom::value, lease);
+    watched.emplace_back(store, bench_clock::now());
+  }
+  for (int i = 0; i < stores; ++i) {
+    self->receive([&](caf::down_msg& down) {
+      auto now = bench_clock::now();
+      for (auto& [actor, released] : watched)
+        if (actor.address() == down.source)
+          late_ms.push_back(
+              std::chrono::duration<double, std::milli>(now - released - gc).count());
+    });
+  }
+  std::sort(late_ms.begin(), late_ms.end());
+  auto p50 = late_ms[late_ms.size() / 2];
+  auto p99 = late_ms[late_ms.size() * 99 / 100];
+  report({"gc precision: disposal - gc_time p99 (ms), p50 " + std::to_string(p50).substr(0, 5),
+          p99, 10, "ms", p99 / 10, "<= 10 ms", p99 <= 10});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string{argv[i]} == "--json")
+      json_path = argv[i + 1];
+  caf::actor_system_config cfg;
+  multistore::configure(cfg);
+  caf::actor_system sys{cfg};
+  auto quiet = std::make_shared<spdlog::logger>("multistore",
+                                                std::make_shared<spdlog::sinks::null_sink_mt>());
+  std::printf("%-48s %12s %12s %-8s %7s  %-8s %s\n", "measure", "multistore", "baseline", "unit",
+              "ratio", "bar", "result");
+  {
+    multistore::store_registry registry{sys, {}, quiet};
+    for (int clients : {1, 2, 4, 8})
+      actor_acquire(sys, registry, clients);
+    blocking_use(sys, registry);
+    gc_precision(sys, registry);
+  }
+  if (!json_path.empty()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& m : results)
+      out.push_back({{"measure", m.name}, {"multistore", m.value}, {"baseline", m.baseline},
+                     {"unit", m.unit}, {"ratio", m.ratio}, {"bar", m.bar}, {"pass", m.pass}});
+    std::ofstream{json_path} << out.dump(2) << '\n';
+  }
+  return 0;
+}

@@ -1,0 +1,476 @@
+// tenant_sim — the main job: a multi-tenant backend simulated on multistore.
+//
+// W workspaces, each a workspace store (gc_never) listing up to I issue
+// stores (short gc_time). C client actors repeatedly pick a workspace and an
+// issue with Zipf-like popularity, acquire both stores through the registry,
+// commit events, run a query, preload a few "recent" issues and release.
+// Every acknowledged commit is written to a ledger; at the end every store is
+// reopened and must hold exactly the acknowledged events.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <multistore/actor_api.hpp>
+#include <multistore/multistore.hpp>
+
+#include "schemas.hpp"
+
+using namespace std::chrono_literals;
+using namespace tenant_sim;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct config {
+  double duration_s = 30;
+  int workspaces = 8;
+  int issues = 300;
+  int clients = 16;
+  std::int64_t gc_ms = 300;
+  std::uint64_t seed = 42;
+  bool memory = false;
+  std::filesystem::path data = "tenant-data";
+  std::string json;
+  bool keep = false;
+};
+
+/// Picks 0..n-1 with probability proportional to 1/(k+1)^s.
+class zipf {
+ public:
+  zipf(int n, double s) : cdf_(static_cast<std::size_t>(n)) {
+    double sum = 0;
+    for (int k = 0; k < n; ++k)
+      cdf_[static_cast<std::size_t>(k)] = sum += 1.0 / std::pow(k + 1, s);
+    for (auto& c : cdf_)
+      c /= sum;
+  }
+  int operator()(std::mt19937_64& rng) const {
+    auto u = std::uniform_real_distribution<double>{0, 1}(rng);
+    auto i = std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin();
+    return static_cast<int>(std::min<std::ptrdiff_t>(i, static_cast<std::ptrdiff_t>(cdf_.size()) - 1));
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+/// What the clients saw, shared between them (CAF threads) and the main thread.
+struct ledger {
+  std::mutex mtx;
+  std::unordered_map<std::string, std::vector<std::uint64_t>> acked;  // store id -> seqs
+  std::vector<std::uint32_t> latency_us;         // acquire latency, whole run
+  std::vector<std::uint32_t> window_latency_us;  // since the last status line
+  std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> iterations{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<bool> stopping{false};
+
+  void ack(const std::string& store_id, std::uint64_t seq) {
+    std::lock_guard guard{mtx};
+    acked[store_id].push_back(seq);
+    commits.fetch_add(1, std::memory_order_relaxed);
+  }
+  void latency(clock_type::duration d) {
+    auto us = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+    std::lock_guard guard{mtx};
+    latency_us.push_back(us);
+    window_latency_us.push_back(us);
+  }
+};
+
+std::string workspace_id(int w) {
+  return "workspace-" + std::to_string(w);
+}
+
+std::string issue_id(int w, int i) {
+  return "ws" + std::to_string(w) + "-issue-" + std::to_string(i);
+}
+
+multistore::adapter storage_of(const config& cfg) {
+  if (cfg.memory)
+    return multistore::memory_adapter{};
+  return multistore::sqlite_adapter{cfg.data};
+}
+
+multistore::store_options<workspace_schema> workspace_options(const config& cfg, int w) {
+  return {.store_id = workspace_id(w), .storage = storage_of(cfg), .gc_time = multistore::gc_never};
+}
+
+multistore::store_options<issue_schema> issue_options(const config& cfg, int w, int i) {
+  return {.store_id = issue_id(w, i),
+          .storage = storage_of(cfg),
+          .gc_time = multistore::gc_duration{cfg.gc_ms}};
+}
+
+// -- the client actor --------------------------------------------------------
+
+using next_atom = caf::atom_constant<caf::atom("next")>;
+
+struct client_state {
+  const config* cfg = nullptr;
+  ledger* book = nullptr;
+  caf::actor registry;
+  std::mt19937_64 rng;
+  const zipf* pick_workspace = nullptr;
+  const zipf* pick_issue = nullptr;
+  static inline const char* name = "tenant_sim.client";
+};
+
+using client_actor = caf::stateful_actor<client_state>;
+
+template <class Schema>
+void commit_one(client_actor* self, const multistore::acquired_store<Schema>& s,
+                std::vector<multistore::wire_event> events, std::function<void()> then) {
+  auto& st = self->state;
+  self->request(s.store, caf::infinite, multistore::commit_atom::value, std::move(events))
+      .then(
+          [self, id = s.store_id, then](std::uint64_t seq) {
+            self->state.book->ack(id, seq);
+            then();
+          },
+          [book = st.book, then](caf::error&) {
+            book->errors.fetch_add(1, std::memory_order_relaxed);
+            then();
+          });
+}
+
+void iterate(client_actor* self);
+
+void finish(client_actor* self, const multistore::acquired_store<workspace_schema>& ws,
+            const multistore::acquired_store<issue_schema>& issue) {
+  auto& st = self->state;
+  multistore::release_store(self, st.registry, issue);
+  multistore::release_store(self, st.registry, ws);
+  st.book->iterations.fetch_add(1, std::memory_order_relaxed);
+  self->send(self, next_atom::value);
+}
+
+void work(client_actor* self, multistore::acquired_store<workspace_schema> ws,
+          multistore::acquired_store<issue_schema> issue, int w) {
+  self->request(issue.store, caf::infinite, multistore::query_atom::value,
+                std::string{"SELECT count(*) AS n FROM issue"}, std::string{})
+      .then(
+          [self, ws, issue, w](const std::string& rows) {
+            auto& st = self->state;
+            auto exists = nlohmann::json::parse(rows)[0]["n"].get<int>() > 0;
+            auto after = [self, ws, issue, w] {
+              auto& cs = self->state;
+              // The query every page view runs, then preload two "recent" issues.
+              self->request(issue.store, caf::infinite, multistore::query_atom::value,
+                            std::string{"SELECT count(*) AS n FROM comments"}, std::string{})
+                  .then([](const std::string&) {}, [](caf::error&) {});
+              for (int k = 0; k < 2; ++k) {
+                auto recent = (*cs.pick_issue)(cs.rng);
+                self->request(cs.registry, caf::infinite, multistore::preload_atom::value,
+                              multistore::make_store_request(issue_options(*cs.cfg, w, recent)))
+                    .then([](caf::ok_atom) {}, [](caf::error&) {});
+              }
+              finish(self, ws, issue);
+            };
+            if (!exists) {
+              commit_one(self, issue,
+                         issue.events(issue_created{"Issue " + issue.store_id}),
+                         [self, ws, issue, after] {
+                           commit_one(self, ws,
+                                      ws.events(issue_registered{issue.store_id, "Issue"}),
+                                      after);
+                         });
+            } else if (std::uniform_int_distribution<int>{0, 3}(st.rng) == 0) {
+              static const char* statuses[] = {"open", "in_progress", "done"};
+              commit_one(self, issue,
+                         issue.events(status_changed{
+                             statuses[std::uniform_int_distribution<int>{0, 2}(st.rng)]}),
+                         after);
+            } else {
+              commit_one(self, issue,
+                         issue.events(comment_added{"client-" + std::to_string(self->id()),
+                                                    "looks reproducible"}),
+                         after);
+            }
+          },
+          [self, ws, issue](caf::error&) {
+            self->state.book->errors.fetch_add(1, std::memory_order_relaxed);
+            finish(self, ws, issue);
+          });
+}
+
+void iterate(client_actor* self) {
+  auto& st = self->state;
+  if (st.book->stopping.load(std::memory_order_relaxed)) {
+    self->quit();
+    return;
+  }
+  auto w = (*st.pick_workspace)(st.rng);
+  auto i = (*st.pick_issue)(st.rng);
+  auto t0 = clock_type::now();
+  auto on_error = [self](const multistore::error&) {
+    self->state.book->errors.fetch_add(1, std::memory_order_relaxed);
+    self->send(self, next_atom::value);
+  };
+  multistore::acquire_store(
+      self, st.registry, workspace_options(*st.cfg, w),
+      [self, w, i, t0, on_error](multistore::acquired_store<workspace_schema> ws) {
+        multistore::acquire_store(
+            self, self->state.registry, issue_options(*self->state.cfg, w, i),
+            [self, ws, w, t0](multistore::acquired_store<issue_schema> issue) {
+              self->state.book->latency(clock_type::now() - t0);
+              work(self, ws, std::move(issue), w);
+            },
+            [self, ws, on_error](const multistore::error& err) {
+              multistore::release_store(self, self->state.registry, ws);
+              on_error(err);
+            });
+      },
+      on_error);
+}
+
+caf::behavior client(client_actor* self, const config* cfg, ledger* book, caf::actor registry,
+                     const zipf* pick_workspace, const zipf* pick_issue, std::uint64_t seed) {
+  auto& st = self->state;
+  st.cfg = cfg;
+  st.book = book;
+  st.registry = std::move(registry);
+  st.rng.seed(seed);
+  st.pick_workspace = pick_workspace;
+  st.pick_issue = pick_issue;
+  self->send(self, next_atom::value);
+  return {[self](next_atom) { iterate(self); }};
+}
+
+// -- measurements ------------------------------------------------------------
+
+std::uint64_t rss_bytes() {
+  std::ifstream statm{"/proc/self/statm"};
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::size_t open_fds() {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (auto it = std::filesystem::directory_iterator{"/proc/self/fd", ec};
+       !ec && it != std::filesystem::directory_iterator{}; it.increment(ec))
+    ++n;
+  return n;
+}
+
+std::uint32_t percentile(std::vector<std::uint32_t> v, double p) {
+  if (v.empty())
+    return 0;
+  auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+// -- verification ------------------------------------------------------------
+
+struct verification {
+  std::size_t stores = 0;
+  std::size_t events = 0;
+  std::vector<std::string> problems;
+};
+
+template <class Schema>
+void verify_store(const std::string& id, const multistore::sqlite_adapter& storage,
+                  std::vector<std::uint64_t> acked, verification& out) {
+  auto engine = multistore::store_engine::open(multistore::schema_of<Schema>(), id, storage,
+                                               multistore::store_identity{"verify", "verify"});
+  if (!engine) {
+    out.problems.push_back(id + ": cannot reopen: " + engine.error().message);
+    return;
+  }
+  auto events = (*engine)->read_events();
+  if (!events) {
+    out.problems.push_back(id + ": cannot read the log: " + events.error().message);
+    return;
+  }
+  std::vector<std::uint64_t> stored;
+  for (const auto& e : *events)
+    stored.push_back(e.seq);
+  std::sort(acked.begin(), acked.end());
+  ++out.stores;
+  out.events += stored.size();
+  if (stored != acked)
+    out.problems.push_back(id + ": " + std::to_string(acked.size()) + " events acknowledged, "
+                           + std::to_string(stored.size()) + " stored");
+  (*engine)->shutdown();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  config cfg;
+  CLI::App app{"tenant_sim: a multi-tenant backend on multistore"};
+  app.add_option("--duration", cfg.duration_s, "seconds to run")->check(CLI::PositiveNumber);
+  app.add_option("-W,--workspaces", cfg.workspaces, "workspaces")->check(CLI::Range(1, 100000));
+  app.add_option("-I,--issues", cfg.issues, "issue stores per workspace")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("-C,--clients", cfg.clients, "concurrent client actors")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--gc-ms", cfg.gc_ms, "gc_time of issue stores, ms")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", cfg.seed, "random seed");
+  app.add_flag("--memory", cfg.memory, "memory stores instead of SQLite files");
+  app.add_option("--data", cfg.data, "directory for the SQLite files");
+  app.add_option("--json", cfg.json, "write a JSON report to this file");
+  app.add_flag("--keep", cfg.keep, "keep the data directory's old files (default: start empty)");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!cfg.memory && !cfg.keep) {
+    std::error_code ec;
+    std::filesystem::remove_all(cfg.data, ec);
+  }
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  std::printf("tenant_sim: %d workspaces x %d issues, %d clients, gc %lld ms, %s, %.0f s, seed %llu\n",
+              cfg.workspaces, cfg.issues, cfg.clients, static_cast<long long>(cfg.gc_ms),
+              cfg.memory ? "memory stores" : ("SQLite files in " + cfg.data.string()).c_str(),
+              cfg.duration_s, static_cast<unsigned long long>(cfg.seed));
+  const auto fds_at_start = open_fds();
+
+  ledger book;
+  zipf pick_workspace{cfg.workspaces, 1.1};
+  zipf pick_issue{cfg.issues, 1.1};
+  multistore::registry_stats final_stats;
+  std::uint64_t peak_rss = 0;
+  double elapsed_s = 0;
+  {
+    caf::actor_system_config caf_cfg;
+    multistore::configure(caf_cfg);
+    caf::actor_system sys{caf_cfg};
+    auto quiet = std::make_shared<spdlog::logger>(
+        "multistore", std::make_shared<spdlog::sinks::null_sink_mt>());
+    multistore::store_registry registry{sys, {}, quiet};
+
+    std::vector<caf::actor> clients;
+    for (int c = 0; c < cfg.clients; ++c)
+      clients.push_back(sys.spawn(client, &cfg, &book, registry.actor(), &pick_workspace,
+                                  &pick_issue, cfg.seed * 1000003 + static_cast<std::uint64_t>(c)));
+
+    auto start = clock_type::now();
+    auto end = start + std::chrono::duration_cast<clock_type::duration>(
+                           std::chrono::duration<double>{cfg.duration_s});
+    std::uint64_t last_commits = 0;
+    auto last = start;
+    while (clock_type::now() < end) {
+      std::this_thread::sleep_until(std::min(end, last + 1s));
+      auto now = clock_type::now();
+      auto s = registry.stats();
+      std::vector<std::uint32_t> window;
+      {
+        std::lock_guard guard{book.mtx};
+        window.swap(book.window_latency_us);
+      }
+      auto commits = book.commits.load();
+      auto rate = static_cast<double>(commits - last_commits)
+                  / std::chrono::duration<double>(now - last).count();
+      auto rss = rss_bytes();
+      peak_rss = std::max(peak_rss, rss);
+      std::printf("%s[%5.1fs] stores loading=%zu active=%zu inactive=%zu | loads=%llu "
+                  "disposals=%llu | commits/s=%.0f | acquire p50=%uus p99=%uus | rss=%.1fMB "
+                  "fds=%zu%s",
+                  tty ? "\r\033[K" : "", std::chrono::duration<double>(now - start).count(),
+                  s.loading, s.active, s.inactive, static_cast<unsigned long long>(s.loads),
+                  static_cast<unsigned long long>(s.disposals), rate, percentile(window, 0.5),
+                  percentile(window, 0.99), static_cast<double>(rss) / 1e6, open_fds(),
+                  tty ? "" : "\n");
+      std::fflush(stdout);
+      last = now;
+      last_commits = commits;
+    }
+    if (tty)
+      std::printf("\n");
+    book.stopping = true;
+    {
+      caf::scoped_actor self{sys};
+      for (auto& c : clients)
+        self->wait_for(c);
+    }
+    elapsed_s = std::chrono::duration<double>(clock_type::now() - start).count();
+    final_stats = registry.stats();
+    registry.clear().get();
+  }
+
+  std::vector<std::uint32_t> all;
+  {
+    std::lock_guard guard{book.mtx};
+    all = book.latency_us;
+  }
+  auto p50 = percentile(all, 0.5), p99 = percentile(all, 0.99);
+  std::printf("\nsummary\n");
+  std::printf("  %-22s %10.1f s\n", "run time", elapsed_s);
+  std::printf("  %-22s %10llu\n", "iterations", static_cast<unsigned long long>(book.iterations.load()));
+  std::printf("  %-22s %10llu (%.0f/s)\n", "commits acknowledged",
+              static_cast<unsigned long long>(book.commits.load()),
+              static_cast<double>(book.commits.load()) / elapsed_s);
+  std::printf("  %-22s %10llu\n", "errors", static_cast<unsigned long long>(book.errors.load()));
+  std::printf("  %-22s %10llu\n", "store loads", static_cast<unsigned long long>(final_stats.loads));
+  std::printf("  %-22s %10llu\n", "store disposals",
+              static_cast<unsigned long long>(final_stats.disposals));
+  std::printf("  %-22s %10llu\n", "load failures",
+              static_cast<unsigned long long>(final_stats.load_failures));
+  std::printf("  %-22s %7u us / %u us\n", "acquire p50 / p99", p50, p99);
+  std::printf("  %-22s %10.1f MB\n", "peak RSS", static_cast<double>(peak_rss) / 1e6);
+  std::printf("  %-22s %10zu (at start %zu)\n", "open fds after", open_fds(), fds_at_start);
+
+  verification v;
+  if (cfg.memory) {
+    std::printf("verification: skipped (memory stores are gone once disposed)\n");
+  } else {
+    multistore::sqlite_adapter storage{cfg.data};
+    for (auto& [id, seqs] : book.acked) {
+      if (id.rfind("workspace-", 0) == 0)
+        verify_store<workspace_schema>(id, storage, seqs, v);
+      else
+        verify_store<issue_schema>(id, storage, seqs, v);
+    }
+    for (const auto& p : v.problems)
+      std::printf("verification FAILED: %s\n", p.c_str());
+    if (v.problems.empty())
+      std::printf("verification: %zu stores reopened, %zu events checked, all acknowledged "
+                  "events present, nothing extra\n",
+                  v.stores, v.events);
+  }
+
+  if (!cfg.json.empty()) {
+    nlohmann::json report{
+        {"config",
+         {{"duration_s", cfg.duration_s}, {"workspaces", cfg.workspaces}, {"issues", cfg.issues},
+          {"clients", cfg.clients}, {"gc_ms", cfg.gc_ms}, {"seed", cfg.seed},
+          {"storage", cfg.memory ? "memory" : "sqlite"}}},
+        {"run_time_s", elapsed_s},
+        {"iterations", book.iterations.load()},
+        {"commits", book.commits.load()},
+        {"errors", book.errors.load()},
+        {"loads", final_stats.loads},
+        {"disposals", final_stats.disposals},
+        {"load_failures", final_stats.load_failures},
+        {"acquire_us", {{"p50", p50}, {"p99", p99}}},
+        {"peak_rss_bytes", peak_rss},
+        {"verification",
+         {{"checked", !cfg.memory}, {"stores", v.stores}, {"events", v.events},
+          {"problems", v.problems}}}};
+    std::ofstream{cfg.json} << report.dump(2) << '\n';
+  }
+  return v.problems.empty() && book.errors.load() == 0 ? 0 : 1;
+}

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "multistore/errors.hpp"
+
+namespace multistore {
+
+/// The client id kept in `<directory>/.client-id`, created on first use
+/// (with the directory). Creation is atomic and first-wins: the id is written
+/// to a temporary file and linked into place, so concurrent creators in any
+/// number of processes all return the same id. Store ids cannot contain '.',
+/// so the file never clashes with a store. Errors: storage_failed.
+result<std::string> load_or_create_client_id(const std::filesystem::path& directory);
+
+/// A fresh random session id: 16 lowercase hex digits.
+std::string make_session_id();
+
+}  // namespace multistore

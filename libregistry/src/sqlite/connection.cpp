@@ -1,0 +1,134 @@
+#include "multistore/sqlite/connection.hpp"
+
+#include <climits>
+#include <utility>
+
+#include <sqlite3.h>
+
+namespace multistore::sqlite {
+
+result<connection> connection::open_path(const char* path, int flags) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path, &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    auto err = to_error(rc, operation::open, db, std::string{"cannot open "} + path);
+    sqlite3_close_v2(db);
+    return tl::unexpected(std::move(err));
+  }
+  sqlite3_extended_result_codes(db, 1);
+  return connection{db};
+}
+
+result<connection> connection::open_file(const std::filesystem::path& file) {
+  return open_path(file.c_str(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+                                     | SQLITE_OPEN_NOFOLLOW);
+}
+
+result<connection> connection::open_memory() {
+  return open_path(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+                                   | SQLITE_OPEN_MEMORY);
+}
+
+connection::connection(connection&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)),
+      begin_(std::move(other.begin_)),
+      commit_(std::move(other.commit_)),
+      rollback_(std::move(other.rollback_)) {}
+
+connection& connection::operator=(connection&& other) noexcept {
+  if (this != &other) {
+    close();
+    db_ = std::exchange(other.db_, nullptr);
+    begin_ = std::move(other.begin_);
+    commit_ = std::move(other.commit_);
+    rollback_ = std::move(other.rollback_);
+  }
+  return *this;
+}
+
+connection::~connection() { close(); }
+
+void connection::close() noexcept {
+  begin_ = statement{};
+  commit_ = statement{};
+  rollback_ = statement{};
+  if (db_ != nullptr)
+    sqlite3_close_v2(std::exchange(db_, nullptr));
+}
+
+result<statement> connection::prepare(std::string_view sql, operation op, bool persistent) {
+  if (sql.size() > static_cast<std::size_t>(INT_MAX))
+    return fail(op == operation::query ? errc::query_failed : errc::storage_failed,
+                "SQL text is too long");
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              persistent ? SQLITE_PREPARE_PERSISTENT : 0u, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return tl::unexpected(to_error(rc, op, db_, "cannot prepare \"" + std::string{sql} + "\""));
+  }
+  if (stmt == nullptr)
+    return fail(op == operation::query ? errc::query_failed : errc::storage_failed,
+                "\"" + std::string{sql} + "\" holds no SQL statement");
+  return statement{stmt};
+}
+
+result<void> connection::exec(std::string_view sql, operation op) {
+  const char* p = sql.data();
+  const char* end = sql.data() + sql.size();
+  while (p < end) {
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db_, p, static_cast<int>(end - p), &stmt, &tail);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return tl::unexpected(to_error(rc, op, db_, "cannot prepare \"" + std::string{sql} + "\""));
+    }
+    p = tail;
+    if (stmt == nullptr)  // whitespace or a comment
+      continue;
+    statement st{stmt};
+    while ((rc = st.step()) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE)
+      return tl::unexpected(to_error(rc, op, db_, "\"" + std::string{st.sql()} + "\" failed"));
+  }
+  return {};
+}
+
+result<std::optional<std::string>> connection::query_text(std::string_view sql, operation op) {
+  auto st = prepare(sql, op);
+  if (!st)
+    return tl::unexpected(std::move(st.error()));
+  int rc = st->step();
+  if (rc == SQLITE_ROW)
+    return std::optional<std::string>{std::string{st->column_text(0)}};
+  if (rc == SQLITE_DONE)
+    return std::optional<std::string>{};
+  return tl::unexpected(to_error(rc, op, db_, "\"" + std::string{sql} + "\" failed"));
+}
+
+bool connection::in_transaction() const noexcept {
+  return db_ != nullptr && sqlite3_get_autocommit(db_) == 0;
+}
+
+int connection::run_cached(statement& slot, const char* sql) noexcept {
+  if (!slot.valid()) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return rc;
+    }
+    slot = statement{stmt};
+  }
+  int rc = slot.step();
+  slot.reset();
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int connection::begin() noexcept { return run_cached(begin_, "BEGIN"); }
+int connection::commit() noexcept { return run_cached(commit_, "COMMIT"); }
+int connection::rollback() noexcept { return run_cached(rollback_, "ROLLBACK"); }
+
+}  // namespace multistore::sqlite
