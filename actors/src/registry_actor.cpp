@@ -37,6 +37,7 @@ struct pending_call {
 struct live_store {
   lc::instance_id instance = 0;
   caf::actor actor;
+  bool ready = false;  // loaded and not being stopped: acquires are answered at once
 };
 
 struct registry_actor_state {
@@ -51,6 +52,10 @@ struct registry_actor_state {
   bool feeding = false;
 
   std::unordered_map<lc::request_id, pending_call> calls;
+  // The call of a cached acquire, answered before its handler returns: kept
+  // out of `calls` so the hot path does not touch the map.
+  lc::request_id inline_id = 0;
+  pending_call inline_call{call_kind::acquire, {}, {}, nullptr, {}, 0};
   std::unordered_map<std::uint64_t, lc::request_id> cancel_tokens;
   lc::request_id next_request = 1;
 
@@ -97,6 +102,10 @@ void feed(registry_actor* self, lc::event event) {
 
 pending_call take_call(registry_actor* self, lc::request_id id) {
   auto& st = self->state;
+  if (id == st.inline_id) {
+    st.inline_id = 0;
+    return std::move(st.inline_call);
+  }
   auto i = st.calls.find(id);
   if (i == st.calls.end())
     return pending_call{call_kind::clear, {}, {}, nullptr, {}, 0};
@@ -130,6 +139,9 @@ void start_load(registry_actor* self, const lc::start_load& e) {
       .then(
           [self, id = e.store_id, instance = e.instance](caf::ok_atom) {
             self->state.log->info("store {} loaded", id);
+            if (auto s = self->state.stores.find(id);
+                s != self->state.stores.end() && s->second.instance == instance)
+              s->second.ready = true;
             feed(self, lc::load_succeeded{id, instance});
           },
           [self, id = e.store_id, instance = e.instance](caf::error& err) {
@@ -171,6 +183,7 @@ void apply(registry_actor* self, const lc::effect& effect) {
             st.queue.push_back(lc::store_down{e.store_id, e.instance});
             return;
           }
+          i->second.ready = false;
           st.log->info("store {} shutting down", e.store_id);
           self->send(i->second.actor, shutdown_atom::value);
         } else if constexpr (std::is_same_v<T, lc::monitor_observer>) {
@@ -206,6 +219,22 @@ std::optional<lc::request_id> admit(registry_actor* self, const store_request& r
   if (req.cancel_token != 0)
     st.cancel_tokens[req.cancel_token] = id;
   return id;
+}
+
+/// The call's gc_time when `req` acquires a loaded store and needs nothing
+/// else resolved; nullopt sends it down the full path (which also reports
+/// bad options).
+std::optional<gc_duration> cached_gc_time(registry_actor* self, const store_request& req) {
+  auto& st = self->state;
+  if (req.boot != 0 || req.cancel_token != 0)
+    return std::nullopt;
+  auto s = st.stores.find(req.store_id);
+  if (s == st.stores.end() || !s->second.ready)
+    return std::nullopt;
+  if (req.has_gc_time)
+    return req.gc_time_ms < 0 ? std::nullopt : std::optional{gc_duration{req.gc_time_ms}};
+  const auto& defaults = st.options.default_options;
+  return defaults.gc_time.value_or(st.options.server ? gc_never : default_gc_time);
 }
 
 /// The observer id of `addr` (0 for none), assigned on first sight.
@@ -262,6 +291,21 @@ caf::behavior registry_impl(registry_actor* self, registry_options options,
                           ? caf::actor_cast<caf::actor_addr>(self->current_sender())
                           : caf::actor_addr{};
         auto rp = self->make_response_promise();
+        if (auto gc = cached_gc_time(self, req)) {
+          // A loaded store answers at once: no options to resolve, no load.
+          auto& st = self->state;
+          auto id = st.next_request++;
+          st.inline_id = id;
+          st.inline_call = pending_call{call_kind::acquire, rp, {}, nullptr, {}, 0};
+          feed(self, lc::acquire{id, req.store_id, req.schema, observer_of(self, sender), *gc});
+          if (st.inline_id == id)  // not answered: cannot happen while ready; stay safe
+            feed(self, lc::cancel_wait{id});
+          if (st.inline_id == id) {
+            st.inline_id = 0;
+            rp.deliver(detail::to_caf_error(errc::cancelled, "acquire was not answered"));
+          }
+          return rp;
+        }
         if (auto id = admit(self, req, call_kind::acquire, rp))
           feed(self, lc::acquire{*id, req.store_id, req.schema, observer_of(self, sender),
                                  self->state.calls.at(*id).options.gc_time});

@@ -29,7 +29,7 @@ result<std::shared_ptr<lease>> acquire_lease(const std::shared_ptr<const request
     return fail(errc::cancelled, "use of store '" + c.options.store_id + "' was aborted");
   }
   auto request = to_request(c.options, c.schema_key, c.boot, false);
-  request.cancel_token = next_cancel_token();
+  request.cancel_token = c.signal.can_abort() ? next_cancel_token() : 0;
   auto callback = c.signal.on_abort(
       [req, registry, token = request.cancel_token] { req->send(registry, cancel_atom::value, token); });
   auto r = req->request<caf::actor, std::uint64_t, std::uint64_t>(

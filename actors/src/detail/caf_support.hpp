@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -79,8 +81,10 @@ class requester {
       return fail(gone, "no actor to send to");
     if (self_)
       return request_with<Rs...>(*self_, dest, gone, std::forward<Ts>(xs)...);
-    caf::scoped_actor self{sys_};
-    return request_with<Rs...>(self, dest, gone, std::forward<Ts>(xs)...);
+    auto self = borrow();
+    auto out = request_with<Rs...>(*self, dest, gone, std::forward<Ts>(xs)...);
+    give_back(std::move(self));
+    return out;
   }
 
   /// Sends without waiting for an answer.
@@ -108,9 +112,34 @@ class requester {
     return out;
   }
 
+  // Blocking callers reuse scoped actors: creating one per call costs more
+  // than the round trip itself. Hidden, so a pooled one never delays the
+  // actor system's shutdown.
+  std::unique_ptr<caf::scoped_actor> borrow() const {
+    {
+      std::lock_guard guard{pool_mtx_};
+      if (!pool_.empty()) {
+        auto self = std::move(pool_.back());
+        pool_.pop_back();
+        return self;
+      }
+    }
+    return std::make_unique<caf::scoped_actor>(sys_, true);
+  }
+
+  void give_back(std::unique_ptr<caf::scoped_actor> self) const {
+    std::lock_guard guard{pool_mtx_};
+    if (pool_.size() < max_pooled)
+      pool_.push_back(std::move(self));
+  }
+
+  static constexpr std::size_t max_pooled = 16;
+
   caf::actor_system& sys_;
   caf::scheduler::test_coordinator* sched_ = nullptr;
   caf::scoped_actor* self_ = nullptr;
+  mutable std::mutex pool_mtx_;
+  mutable std::vector<std::unique_ptr<caf::scoped_actor>> pool_;
 };
 
 }  // namespace multistore::detail

@@ -24,6 +24,9 @@ class abort_signal {
  public:
   abort_signal() = default;
 
+  /// False for a default-constructed signal, which never aborts.
+  bool can_abort() const noexcept { return static_cast<bool>(state_); }
+
   /// True once the owning source aborted.
   bool aborted() const noexcept;
 
