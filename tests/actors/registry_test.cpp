@@ -228,3 +228,68 @@ TEST_CASE("inspect and stats describe every store", "[registry]") {
   CHECK(s.pending_timers == 1);
   CHECK(s.loads == 2);
 }
+
+TEST_CASE("a cached acquire still refuses a negative gc_time", "[registry]") {
+  multistore::testing::fixture fx;
+  auto held = fx.use(issue("cached", 10s));
+  CHECK(code_of([&] { fx.use(issue("cached", -5ms)); }) == errc::invalid_options);
+  CHECK(fx.inspect("cached").observers == 1);
+}
+
+TEST_CASE("a waiting acquire is cancelled by its token", "[registry][messages]") {
+  multistore::testing::fixture fx;
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(fx.system().scheduler());
+  caf::scoped_actor client{fx.system(), true};
+  auto request = multistore::to_request(multistore::call_options_of(issue("slow")),
+                                        multistore::detail::schema_key<issue_schema>(), 0, false);
+  request.cancel_token = 77;
+  auto pending = client->request(fx.registry(), caf::infinite, multistore::acquire_atom::value,
+                                 request);
+  client->send(fx.registry(), multistore::cancel_atom::value, std::uint64_t{77});
+  sched.run();
+  std::optional<errc> code;
+  pending.receive([](caf::actor&, std::uint64_t, std::uint64_t) {},
+                  [&](caf::error& err) { code = multistore::to_error(err).code; });
+  CHECK(code == errc::cancelled);
+  // The load itself went on: nobody observes it, so it waits out its gc_time.
+  CHECK(fx.inspect("slow").state == store_state::inactive);
+  CHECK(fx.inspect("slow").observers == 0);
+}
+
+TEST_CASE("after shutdown the registry refuses new work with registry_closed",
+          "[registry][messages]") {
+  multistore::testing::fixture fx;
+  auto h = fx.use(issue("open", 10s));
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(fx.system().scheduler());
+  caf::scoped_actor client{fx.system(), true};
+  auto done = client->request(fx.registry(), caf::infinite, multistore::shutdown_atom::value);
+  sched.run();
+  bool ok = false;
+  done.receive([&](caf::ok_atom) { ok = true; }, [](caf::error&) {});
+  CHECK(ok);
+  CHECK(fx.inspect("open").state == store_state::disposed);
+  CHECK(code_of([&] { fx.use(issue("open", 10s)); }) == errc::registry_closed);
+  CHECK(code_of([&] { h.query("SELECT 1"); }) == errc::store_disposed);
+}
+
+TEST_CASE("inspect and stats answer through messages", "[registry][messages]") {
+  multistore::testing::fixture fx;
+  auto h = fx.use(issue("seen", 10s));
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(fx.system().scheduler());
+  caf::scoped_actor client{fx.system(), true};
+  auto info = client->request(fx.registry(), caf::infinite, multistore::inspect_atom::value,
+                              std::string{"seen"});
+  sched.run();
+  multistore::store_info got;
+  info.receive([&](multistore::store_info_msg& m) { got = multistore::from_msg(m); },
+               [](caf::error&) {});
+  CHECK(got.state == store_state::active);
+  CHECK(got.observers == 1);
+  CHECK(got.gc_time == 10s);
+  auto stats = client->request(fx.registry(), caf::infinite, multistore::stats_atom::value);
+  sched.run();
+  multistore::registry_stats s;
+  stats.receive([&](multistore::stats_msg& m) { s = multistore::from_msg(m); }, [](caf::error&) {});
+  CHECK(s.active == 1);
+  CHECK(s.loads == 1);
+}
