@@ -633,8 +633,7 @@ struct store_engine::impl final : detail::write_context {
     if (!open && !db.is_open())
       return;
     open = false;
-    subscriptions->entries.clear();
-    subscriptions = std::make_shared<subscription_set>();
+    subscriptions->entries.clear();  // their statements go before the connection
     writes.clear();
     queries.clear();
     insert_event = sqlite::statement{};

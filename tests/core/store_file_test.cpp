@@ -149,9 +149,10 @@ TEST_CASE("hostile store ids never create files outside the directory", "[file][
   temp_dir tmp;
   auto dir = tmp / "stores";
   const std::vector<std::string> hostile{
-      "../escape",  "..",          "/tmp/abs",  "a/b",   "a\\b",         "",
-      "x.sqlite",   "..%2fescape", std::string("nul\0x", 5), "a b",   "semi;colon",  std::string(121, 'x'),
-      "caf\xc3\xa9", "-/../../x",   "./here",    "~root", "name\n"};
+      "../escape", "..",       "/tmp/abs",      "a/b",        "a\\b",
+      "",          "x.sqlite", "..%2fescape",   "a b",        "semi;colon",
+      "-/../../x", "./here",   "~root",         "name\n",     "caf\xc3\xa9",
+      std::string("nul\0x", 5), std::string(121, 'x')};
   for (const auto& id : hostile) {
     INFO(id);
     auto r = try_open<todo_schema>(id, sqlite_adapter{dir});
@@ -304,7 +305,8 @@ TEST_CASE("100000 events are committed and replayed", "[file][volume]") {
       batch.clear();
       for (int i = 0; i < per_batch; ++i) {
         auto n = b * per_batch + i;
-        batch.push_back({"todo_added", {{"id", std::to_string(n)}, {"text", "todo " + std::to_string(n)}}});
+        batch.push_back(
+            {"todo_added", {{"id", std::to_string(n)}, {"text", "todo " + std::to_string(n)}}});
       }
       REQUIRE(engine->commit(batch));
     }

@@ -1,6 +1,5 @@
 #include "multistore/sqlite/statement.hpp"
 
-#include <climits>
 #include <utility>
 
 #include <sqlite3.h>
@@ -26,7 +25,8 @@ std::string_view to_string(column_type type) noexcept {
 }
 
 statement::statement(statement&& other) noexcept
-    : stmt_(std::exchange(other.stmt_, nullptr)), bind_error_(std::exchange(other.bind_error_, ok)) {}
+    : stmt_(std::exchange(other.stmt_, nullptr)),
+      bind_error_(std::exchange(other.bind_error_, ok)) {}
 
 statement& statement::operator=(statement&& other) noexcept {
   if (this != &other) {
