@@ -135,3 +135,29 @@ TEST_CASE("an aborted wait fails with cancelled", "[facade][real]") {
     CHECK(e.code() == errc::cancelled);
   }
 }
+
+TEST_CASE("a slow load does not hold up other stores", "[facade][real]") {
+  system_fixture s;
+  multistore::store_registry registry{s.sys};
+  auto fast = registry.use(store_options<issue_schema>{.store_id = "fast"});
+  std::atomic<bool> boot_started{false}, boot_done{false};
+  std::thread slow{[&] {
+    registry.use(store_options<issue_schema>{.store_id = "slow",
+                                             .boot = [&](multistore::store<issue_schema>&) {
+                                               boot_started = true;
+                                               std::this_thread::sleep_for(1500ms);
+                                               boot_done = true;
+                                             }});
+  }};
+  while (!boot_started)
+    std::this_thread::sleep_for(1ms);
+  // While "slow" boots, the registry keeps serving: a cached acquire, a new
+  // load and a commit all finish before the boot does.
+  auto again = registry.use(store_options<issue_schema>{.store_id = "fast"});
+  auto other = registry.use(store_options<issue_schema>{.store_id = "other"});
+  other.commit(issue_created{"1", "while another store boots"});
+  CHECK(registry.inspect("slow").state == store_state::loading);
+  CHECK_FALSE(boot_done);
+  slow.join();
+  CHECK(registry.inspect("slow").state == store_state::inactive);
+}
