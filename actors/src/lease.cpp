@@ -41,7 +41,7 @@ result<std::uint64_t> commit(lease& l, std::vector<event_record> events) {
   std::vector<wire_event> wire;
   wire.reserve(events.size());
   for (auto& e : events)
-    wire.push_back(wire_event{std::move(e.name), e.args.dump()});
+    wire.push_back(wire_event{std::move(e.name), json_text(e.args)});
   auto r = l.req().request<std::uint64_t>(l.store(), errc::store_disposed, commit_atom::value,
                                           std::move(wire));
   if (!r)
@@ -56,7 +56,7 @@ result<nlohmann::json> query(const lease& l, std::string_view sql,
   auto r = l.req().request<std::string>(l.store(), errc::store_disposed, query_atom::value,
                                         std::string{sql},
                                         params.empty() ? std::string{}
-                                                       : params_to_json(params).dump());
+                                                       : json_text(params_to_json(params)));
   if (!r)
     return tl::unexpected(r.error());
   return nlohmann::json::parse(std::get<0>(*r));
@@ -70,7 +70,7 @@ result<subscription> subscribe(lease& l, std::string sql, std::vector<sql_value>
   auto subscriber = sys.spawn(subscriber_impl, l.store(), std::move(fn));
   auto r = l.req().request<std::uint64_t>(
       l.store(), errc::store_disposed, subscribe_atom::value, std::move(sql),
-      params.empty() ? std::string{} : params_to_json(params).dump(), subscriber);
+      params.empty() ? std::string{} : json_text(params_to_json(params)), subscriber);
   if (!r) {
     caf::anon_send_exit(subscriber, caf::exit_reason::user_shutdown);
     l.req().settle();

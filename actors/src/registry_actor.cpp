@@ -351,8 +351,8 @@ caf::behavior registry_impl(registry_actor* self, registry_options options,
   };
 }
 
-std::string json_text(const nlohmann::json& j) {
-  return j.is_null() ? std::string{} : j.dump();
+std::string optional_json_text(const nlohmann::json& j) {
+  return j.is_null() ? std::string{} : detail::json_text(j);
 }
 
 nlohmann::json json_value(const std::string& text) {
@@ -385,8 +385,8 @@ store_request to_request(const call_options& o, const std::string& schema, std::
   }
   r.has_gc_time = o.gc_time.has_value();
   r.gc_time_ms = o.gc_time ? o.gc_time->count() : 0;
-  r.sync_payload = json_text(o.sync_payload);
-  r.debug = json_text(o.debug);
+  r.sync_payload = optional_json_text(o.sync_payload);
+  r.debug = optional_json_text(o.debug);
   r.disable_devtools = tri(o.disable_devtools);
   r.confirm_unsaved_changes = tri(o.confirm_unsaved_changes);
   r.boot = boot;

@@ -142,7 +142,7 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
         auto rows = st.engine->query(sql, *bound);
         if (!rows)
           return to_caf_error(rows.error());
-        return rows->dump();
+        return json_text(*rows);
       },
       [self](subscribe_atom, const std::string& sql, const std::string& params,
              const caf::actor& subscriber) -> caf::result<std::uint64_t> {
@@ -155,7 +155,7 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
         auto id = st.next_subscription++;
         auto sub = st.engine->subscribe(
             sql, std::move(*bound), [self, id, subscriber](const nlohmann::json& rows) {
-              self->send(subscriber, update_atom::value, id, rows.dump());
+              self->send(subscriber, update_atom::value, id, json_text(rows));
             });
         if (!sub)
           return to_caf_error(sub.error());

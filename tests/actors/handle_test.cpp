@@ -5,6 +5,7 @@
 
 #include "multistore/store_registry.hpp"
 #include "multistore/testing.hpp"
+#include "expect_error.hpp"
 #include "schemas.hpp"
 #include "temp_dir.hpp"
 
@@ -20,16 +21,6 @@ using test_schemas::issue_schema;
 using test_schemas::status_changed;
 
 namespace {
-
-errc code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const multistore::store_error& e) {
-    return e.code();
-  }
-  FAIL("no store_error thrown");
-  return errc::cancelled;
-}
 
 struct issue_row {
   std::string id;

@@ -8,6 +8,7 @@
 #include "multistore/registry_actor.hpp"
 #include "multistore/store_actor.hpp"
 #include "multistore/testing.hpp"
+#include "expect_error.hpp"
 #include "schemas.hpp"
 #include "temp_dir.hpp"
 
@@ -23,16 +24,6 @@ namespace {
 
 store_options<issue_schema> issue(std::string id, std::optional<gc_duration> gc = std::nullopt) {
   return {.store_id = std::move(id), .gc_time = gc};
-}
-
-errc code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const multistore::store_error& e) {
-    return e.code();
-  }
-  FAIL("no store_error thrown");
-  return errc::cancelled;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <caf/send.hpp>
 
 #include "multistore/detail/call.hpp"
+#include "multistore/detail/json_text.hpp"
 #include "multistore/registry_actor.hpp"
 #include "multistore/store_actor.hpp"
 
@@ -43,7 +44,7 @@ struct acquired_store {
     std::vector<wire_event> out;
     out.reserve(sizeof...(Events));
     for (auto& r : encode_events(es...))
-      out.push_back(wire_event{std::move(r.name), r.args.dump()});
+      out.push_back(wire_event{std::move(r.name), detail::json_text(r.args)});
     return out;
   }
 };

@@ -19,6 +19,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "multistore/detail/call.hpp"
+#include "multistore/detail/json_text.hpp"
 #include "multistore/errors.hpp"
 #include "multistore/options.hpp"
 #include "multistore/schema.hpp"
