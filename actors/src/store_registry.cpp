@@ -59,23 +59,27 @@ installed& installed_registries() {
 }
 
 /// Asks the registry and fulfils a std::promise from an actor, so no thread
-/// waits for a preload or clear nobody looks at.
-template <class... Ts>
+/// waits for a preload or clear nobody looks at. (A function with arguments,
+/// not a capturing lambda: CAF 0.17 dereferences a null argument tuple when
+/// spawning a function without arguments, which UBSan reports.)
+void ask_impl(caf::event_based_actor* self, caf::actor registry,
+              std::shared_ptr<std::promise<void>> promise, bool swallow, caf::message request) {
+  self->request(registry, caf::infinite, std::move(request))
+      .then([promise](caf::ok_atom) { promise->set_value(); },
+            [promise, swallow](caf::error& err) {
+              if (swallow)
+                promise->set_value();
+              else
+                promise->set_exception(std::make_exception_ptr(
+                    store_error(detail::from_caf_error(err, errc::registry_closed))));
+            });
+}
+
 std::future<void> ask(caf::actor_system& sys, const caf::actor& registry, bool swallow,
-                      Ts... xs) {
+                      caf::message request) {
   auto promise = std::make_shared<std::promise<void>>();
   auto future = promise->get_future();
-  sys.spawn([registry, promise, swallow, xs...](caf::event_based_actor* self) {
-    self->request(registry, caf::infinite, xs...)
-        .then([promise](caf::ok_atom) { promise->set_value(); },
-              [promise, swallow](caf::error& err) {
-                if (swallow)
-                  promise->set_value();
-                else
-                  promise->set_exception(std::make_exception_ptr(
-                      store_error(detail::from_caf_error(err, errc::registry_closed))));
-              });
-  });
+  sys.spawn(ask_impl, registry, std::move(promise), swallow, std::move(request));
   return future;
 }
 
@@ -121,11 +125,12 @@ std::shared_ptr<detail::lease> store_registry::acquire(detail::call call) {
 
 std::future<void> store_registry::preload_call(detail::call call) {
   auto request = to_request(call.options, call.schema_key, call.boot, false);
-  return ask(impl_->sys, impl_->registry, true, preload_atom::value, std::move(request));
+  return ask(impl_->sys, impl_->registry, true,
+             caf::make_message(preload_atom::value, std::move(request)));
 }
 
 std::future<void> store_registry::clear() {
-  return ask(impl_->sys, impl_->registry, false, clear_atom::value);
+  return ask(impl_->sys, impl_->registry, false, caf::make_message(clear_atom::value));
 }
 
 store_info store_registry::inspect(std::string_view store_id) const {

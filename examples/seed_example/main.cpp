@@ -136,6 +136,8 @@ int main(int argc, char** argv) {
   multistore::store_registry registry{
       sys, {.default_options = {.gc_time = scaled(60s)}}, quiet};
 
+  std::printf("(time is scaled by %g: 20 s of gc_time lasts %lld ms; times shown are real)\n",
+              scale, static_cast<long long>(scaled(20s).count()));
   std::printf("1. the app starts: workspace-root is loaded and booted once\n");
   auto workspace = registry.use(workspace_store_options());
   auto title = workspace.query("SELECT title FROM workspace")[0]["title"].get<std::string>();
