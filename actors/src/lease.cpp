@@ -40,8 +40,12 @@ result<std::uint64_t> commit(lease& l, std::vector<event_record> events) {
     return tl::unexpected(ok.error());
   std::vector<wire_event> wire;
   wire.reserve(events.size());
-  for (auto& e : events)
-    wire.push_back(wire_event{std::move(e.name), json_text(e.args)});
+  for (auto& e : events) {
+    auto args = strict_json_text(e.args);
+    if (!args)
+      return tl::unexpected(args.error());
+    wire.push_back(wire_event{std::move(e.name), std::move(*args)});
+  }
   auto r = l.req().request<std::uint64_t>(l.store(), errc::store_disposed, commit_atom::value,
                                           std::move(wire));
   if (!r)

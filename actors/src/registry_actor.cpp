@@ -380,6 +380,7 @@ store_request to_request(const call_options& o, const std::string& schema, std::
   r.store_id = o.store_id;
   r.schema = schema;
   if (const auto* file = std::get_if<sqlite_adapter>(&o.storage)) {
+    r.file = true;
     r.directory = file->directory.string();
     r.synchronous = static_cast<std::uint8_t>(file->synchronous);
   }
@@ -397,7 +398,7 @@ store_request to_request(const call_options& o, const std::string& schema, std::
 call_options to_call_options(const store_request& r) {
   call_options o;
   o.store_id = r.store_id;
-  if (r.directory.empty())
+  if (!r.file)
     o.storage = memory_adapter{};
   else
     o.storage = sqlite_adapter{r.directory, static_cast<sync_level>(r.synchronous)};

@@ -36,6 +36,7 @@ struct acquired_store {
   std::string store_id;
 
   /// Events as a commit message's payload; each must be in Schema::events.
+  /// Throws `store_error{invalid_event}` for strings that are not valid UTF-8.
   template <class... Events>
   static std::vector<wire_event> events(const Events&... es) {
     static_assert(sizeof...(Events) > 0, "multistore: commit needs at least one event");
@@ -43,8 +44,12 @@ struct acquired_store {
                   "multistore: this event type is not in the schema's events list");
     std::vector<wire_event> out;
     out.reserve(sizeof...(Events));
-    for (auto& r : encode_events(es...))
-      out.push_back(wire_event{std::move(r.name), detail::json_text(r.args)});
+    for (auto& r : encode_events(es...)) {
+      auto args = detail::strict_json_text(r.args);
+      if (!args)  // invalid UTF-8 in a string field
+        throw store_error(args.error());
+      out.push_back(wire_event{std::move(r.name), std::move(*args)});
+    }
     return out;
   }
 };

@@ -55,7 +55,8 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 struct store_request {
   std::string store_id;
   std::string schema;  ///< a key from detail::register_schema: "name#hash"
-  std::string directory;  ///< empty: memory_adapter; else sqlite_adapter{directory}
+  bool file = false;      ///< false: memory_adapter; true: sqlite_adapter{directory}
+  std::string directory;
   std::uint8_t synchronous = static_cast<std::uint8_t>(sync_level::normal);
   bool has_gc_time = false;
   std::int64_t gc_time_ms = 0;
@@ -70,7 +71,7 @@ struct store_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_request& x) {
-  return f(caf::meta::type_name("multistore::store_request"), x.store_id, x.schema,
+  return f(caf::meta::type_name("multistore::store_request"), x.store_id, x.schema, x.file,
            x.directory, x.synchronous, x.has_gc_time, x.gc_time_ms, x.sync_payload, x.debug,
            x.disable_devtools, x.confirm_unsaved_changes, x.boot, x.observe, x.cancel_token);
 }
