@@ -411,6 +411,9 @@ struct store_engine::impl final : detail::write_context {
       // the file lock already makes this connection the only user.
       if (auto r = db.exec("PRAGMA locking_mode=EXCLUSIVE", operation::open); !r)
         return r;
+      // Before switching to WAL, which rewrites the file header.
+      if (auto r = refuse_foreign(); !r)
+        return r;
       auto mode_now = db.query_text("PRAGMA journal_mode=WAL", operation::open);
       if (!mode_now)
         return tl::unexpected(std::move(mode_now.error()));
@@ -479,7 +482,14 @@ struct store_engine::impl final : detail::write_context {
     return {};
   }
 
-  result<void> initialize() {
+  /// Refuses a database that holds tables but no __meta: another
+  /// application's file. Reads only, so a refused file is left as it was.
+  result<void> refuse_foreign() {
+    auto tables = has_engine_tables();
+    if (!tables)
+      return tl::unexpected(std::move(tables.error()));
+    if (*tables)
+      return {};
     auto objects = db.query_text("SELECT count(*) FROM sqlite_schema", operation::open);
     if (!objects)
       return tl::unexpected(std::move(objects.error()));
@@ -487,6 +497,12 @@ struct store_engine::impl final : detail::write_context {
       return fail(errc::load_failed, "store '" + store_id
                                          + "': the file holds tables but is not a multistore "
                                            "store (no __meta table)");
+    return {};
+  }
+
+  result<void> initialize() {
+    if (auto r = refuse_foreign(); !r)
+      return r;
     sqlite::transaction tx{db};
     if (auto r = tx.begin(operation::open); !r)
       return r;
