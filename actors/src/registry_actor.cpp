@@ -233,8 +233,7 @@ std::optional<gc_duration> cached_gc_time(registry_actor* self, const store_requ
     return std::nullopt;
   if (req.has_gc_time)
     return req.gc_time_ms < 0 ? std::nullopt : std::optional{gc_duration{req.gc_time_ms}};
-  const auto& defaults = st.options.default_options;
-  return defaults.gc_time.value_or(st.options.server ? gc_never : default_gc_time);
+  return fallback_gc_time(st.options);
 }
 
 /// The observer id of `addr` (0 for none), assigned on first sight.

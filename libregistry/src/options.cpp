@@ -39,6 +39,10 @@ nlohmann::json deep_merge(const nlohmann::json& below, const nlohmann::json& top
 
 }  // namespace
 
+gc_duration fallback_gc_time(const registry_options& registry) noexcept {
+  return registry.default_options.gc_time.value_or(registry.server ? gc_never : default_gc_time);
+}
+
 result<void> validate(const registry_options& options) {
   return check_gc_time(options.default_options.gc_time, "default");
 }
@@ -64,8 +68,7 @@ result<resolved_options> resolve_options(const call_options& call,
   resolved_options out;
   out.store_id = call.store_id;
   out.storage = call.storage;
-  out.gc_time = call.gc_time.value_or(
-      defaults.gc_time.value_or(registry.server ? gc_never : default_gc_time));
+  out.gc_time = call.gc_time.value_or(fallback_gc_time(registry));
   out.sync_payload = call.sync_payload.is_null() ? defaults.sync_payload : call.sync_payload;
   out.disable_devtools = call.disable_devtools.value_or(defaults.disable_devtools.value_or(false));
   out.confirm_unsaved_changes

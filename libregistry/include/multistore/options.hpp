@@ -131,6 +131,10 @@ struct resolved_options {
   bool batch_updates = false;
 };
 
+/// The gc_time a call gets when it sets none: the registry default, else
+/// `gc_never` in server mode, else `default_gc_time`.
+gc_duration fallback_gc_time(const registry_options& registry) noexcept;
+
 /// Checks the registry's own options: a negative default gc_time is
 /// `errc::invalid_options`.
 result<void> validate(const registry_options& options);
