@@ -445,6 +445,9 @@ struct options {
   bool runs(std::string_view section) const { return only.empty() || only == section; }
 };
 
+/// The scale measures load far more stores than the default open-store limit.
+const multistore::registry_options unlimited{.max_open_stores = 0};
+
 struct env {
   caf::actor_system& sys;
   std::shared_ptr<spdlog::logger> quiet;
@@ -523,7 +526,7 @@ double mutex_cycles(mb::mutex_registry<multistore::store_engine>& reg,
 void cached_vs_mutex(env& e) {
   e.out.section("cached acquire+release: multistore vs a mutex + unordered_map registry "
                 "(bench/mutex_registry.hpp), every store held by an observer");
-  multistore::store_registry registry{e.sys, {}, e.quiet};
+  multistore::store_registry registry{e.sys, unlimited, e.quiet};
   mb::mutex_registry<multistore::store_engine> baseline;
   constexpr std::uint64_t actor_ops = 20'000;
   constexpr std::uint64_t mutex_ops = 1'000'000;
@@ -607,7 +610,7 @@ void registry_load(env& e) {
   create_file_stores(dir, ids);
   copy_stores(dir, engine_dir);
   copy_stores(dir, raw_dir);
-  multistore::store_registry registry{e.sys, {}, e.quiet};
+  multistore::store_registry registry{e.sys, unlimited, e.quiet};
   std::vector<double> ours_load, raw_load, ours_new, raw_new, engine_load, client_id;
   for (int rep = 0; rep < e.opt.repetitions; ++rep) {
     std::vector<double> ours, engine_ms, raw;
@@ -703,7 +706,7 @@ void scale(env& e, bool files, std::size_t n) {
   if (files)
     create_file_stores(dir, ids);
 
-  multistore::store_registry registry{e.sys, {}, e.quiet};
+  multistore::store_registry registry{e.sys, unlimited, e.quiet};
   auto work = std::make_shared<batch>();
   // observe=false: the leases outlive the driver; an hour of gc_time keeps
   // every released store inactive with its GC timer pending.
@@ -768,7 +771,7 @@ struct churn_outcome {
 /// Runs `cycles` load/dispose cycles in a fresh registry, reading RSS (after
 /// the registry settled) at several fractions of the run.
 churn_outcome churn_run(env& e, std::uint64_t cycles, bool fresh_ids) {
-  multistore::store_registry registry{e.sys, {}, e.quiet};
+  multistore::store_registry registry{e.sys, unlimited, e.quiet};
   constexpr std::size_t slots = 32;
   constexpr std::size_t ring = 8;
   auto requests = requests_for(slots * ring, "churn-", 0ms);
@@ -910,7 +913,7 @@ void growth(env& e) {
       "between cycles) vs a second registry holding 1 store, measured interleaved, median of "
       + std::to_string(std::max(e.opt.repetitions, 9)) + " repetitions");
   multistore::store_registry reference{e.sys, {}, e.quiet};
-  multistore::store_registry registry{e.sys, {}, e.quiet};
+  multistore::store_registry registry{e.sys, unlimited, e.quiet};
   auto ref_requests = requests_for(1, "ref-", multistore::gc_never);
   {
     auto w = std::make_shared<batch>();

@@ -251,6 +251,7 @@ lc::observer_id observer_of(registry_actor* self, const caf::actor_addr& addr) {
 
 caf::behavior registry_impl(registry_actor* self, registry_options options,
                             std::shared_ptr<spdlog::logger> log) {
+  self->state.machine = lc::machine{lc::limits{.max_open = options.max_open_stores}};
   self->state.options = std::move(options);
   self->state.log = log ? std::move(log) : spdlog::default_logger();
   self->state.session_id = make_session_id();
@@ -431,15 +432,27 @@ store_info from_msg(const store_info_msg& m) {
 }
 
 stats_msg to_msg(const registry_stats& s) {
-  return stats_msg{s.loading, s.active,         s.inactive, s.closing,       s.leases,
-                   s.waiting, s.pending_timers, s.loads,    s.load_failures, s.disposals};
+  return stats_msg{s.loading, s.active, s.inactive,      s.closing,       s.queued,
+                   s.leases,  s.waiting, s.pending_timers, s.loads, s.load_failures,
+                   s.disposals, s.evictions};
 }
 
 registry_stats from_msg(const stats_msg& m) {
   auto n = [](std::uint64_t v) { return static_cast<std::size_t>(v); };
-  return registry_stats{n(m.loading), n(m.active), n(m.inactive),      n(m.closing),
-                        n(m.leases),  n(m.waiting), n(m.pending_timers), m.loads,
-                        m.load_failures, m.disposals};
+  registry_stats s;
+  s.loading = n(m.loading);
+  s.active = n(m.active);
+  s.inactive = n(m.inactive);
+  s.closing = n(m.closing);
+  s.queued = n(m.queued);
+  s.leases = n(m.leases);
+  s.waiting = n(m.waiting);
+  s.pending_timers = n(m.pending_timers);
+  s.loads = m.loads;
+  s.load_failures = m.load_failures;
+  s.disposals = m.disposals;
+  s.evictions = m.evictions;
+  return s;
 }
 
 caf::actor spawn_registry(caf::actor_system& sys, registry_options options,

@@ -55,8 +55,8 @@ result<void> open_engine(store_actor_state& st) {
   auto identity = store_identity{st.args.client_id, st.args.session_id};
   if (auto* file = std::get_if<sqlite_adapter>(&st.args.storage)) {
     auto client = load_or_create_client_id(file->directory);
-    if (!client)  // the store cannot be opened there: a load error like any other
-      return fail(errc::load_failed, client.error().message);
+    if (!client)  // load_failed, or storage_failed when out of file descriptors
+      return tl::unexpected(std::move(client.error()));
     identity.client_id = std::move(*client);
   }
   auto engine = store_engine::open(*st.args.schema, st.args.store_id, st.args.storage,

@@ -38,8 +38,11 @@ std::optional<std::string> read_id(const std::filesystem::path& file) {
 }
 
 tl::unexpected<error> io_failure(const std::string& what, const std::filesystem::path& file,
-                                 const std::string& why) {
-  return fail(errc::storage_failed, what + " " + file.string() + ": " + why);
+                                 const std::string& why, int err = 0) {
+  if (err == EMFILE || err == ENFILE)
+    return fail(errc::storage_failed,
+                what + " " + file.string() + ": " + why + " (out of file descriptors)");
+  return fail(errc::load_failed, what + " " + file.string() + ": " + why);
 }
 
 }  // namespace
@@ -50,7 +53,7 @@ result<std::string> load_or_create_client_id(const std::filesystem::path& direct
   std::error_code ec;
   std::filesystem::create_directories(directory, ec);
   if (ec)
-    return io_failure("cannot create directory", directory, ec.message());
+    return io_failure("cannot create directory", directory, ec.message(), ec.value());
   const auto file = directory / ".client-id";
   if (auto id = read_id(file))
     return *id;
@@ -61,14 +64,16 @@ result<std::string> load_or_create_client_id(const std::filesystem::path& direct
     std::ofstream out{temp, std::ios::trunc};
     out << id << '\n';
     out.flush();
-    if (!out)
-      return io_failure("cannot write", temp, std::strerror(errno));
+    if (!out) {
+      const int err = errno;
+      return io_failure("cannot write", temp, std::strerror(err), err);
+    }
   }
   // link() fails when the file exists: the first creator wins, others read its id.
   if (::link(temp.c_str(), file.c_str()) != 0 && errno != EEXIST) {
-    auto why = std::string{std::strerror(errno)};
+    const int err = errno;
     std::filesystem::remove(temp, ec);
-    return io_failure("cannot create", file, why);
+    return io_failure("cannot create", file, std::strerror(err), err);
   }
   std::filesystem::remove(temp, ec);
   if (auto existing = read_id(file))

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <deque>
 #include <functional>
 #include <iterator>
 #include <optional>
@@ -61,11 +62,16 @@ std::string_view to_string(const event& e) noexcept {
   return e.index() < std::size(event_names) ? event_names[e.index()] : "unknown";
 }
 
-/// Entries live in `ids_` (one node per id ever used, so the per-id load
-/// counter survives the entry; node-based maps keep every pointer below
-/// stable). The cached acquire/release path costs one id lookup, one lease
-/// insert and one lease erase; everything else is O(1) pointer work, except
-/// clear/shutdown and stats, which walk the live entries.
+/// Entries live in `ids_` (one node per live id plus the most recently
+/// disposed ones, so the per-id load counter survives the entry; node-based
+/// maps keep every pointer below stable). The cached acquire/release path
+/// costs one id lookup, one lease insert and one lease erase; everything else
+/// is O(1) pointer work, except clear/shutdown and stats, which walk the live
+/// entries.
+///
+/// Open-store limit: every live entry holds a slot except those queued for
+/// one (loading, no instance yet). Inactive entries form an LRU list, the
+/// least recently used first, from which a queued load evicts.
 struct machine::impl {
   struct entry;
   struct id_record;
@@ -117,18 +123,39 @@ struct machine::impl {
     std::uint64_t timer = 0;  ///< generation of the pending timer, 0 if none
     /// clear/shutdown calls waiting for this instance's store_down.
     std::vector<request_id> closers;
+    /// Waits in `queue_` for a slot: no instance started, holds no slot.
+    bool queued = false;
+    /// Linked into the LRU list of inactive entries.
+    bool in_lru = false;
+    entry* lru_prev = nullptr;
+    entry* lru_next = nullptr;
   };
 
   /// Per id, for the machine's whole life: the load counter survives the entry.
   struct id_record {
     std::uint64_t loads = 0;
     std::unique_ptr<entry> live;
+    /// Linked into the list of retired records (no live entry), oldest first.
+    std::string_view key;  ///< its key in `ids_` (node keys never move)
+    bool retired = false;
+    id_record* retired_prev = nullptr;
+    id_record* retired_next = nullptr;
   };
 
   using id_map = std::unordered_map<std::string, id_record, string_hash, std::equal_to<>>;
 
+  limits limits_;
   id_map ids_;
   entry* live_ = nullptr;  ///< head of the list of live entries
+  entry* lru_head_ = nullptr;  ///< least recently used inactive entry
+  entry* lru_tail_ = nullptr;
+  std::deque<entry*> queue_;  ///< fresh loads waiting for a slot, oldest first
+  std::size_t open_ = 0;      ///< live entries holding a slot (not queued)
+  std::size_t closing_ = 0;   ///< entries in phase::closing (each frees or reuses its slot)
+  id_record* retired_head_ = nullptr;  ///< the id disposed longest ago
+  id_record* retired_tail_ = nullptr;
+  std::size_t retired_count_ = 0;
+  std::uint64_t evictions_ = 0;
   std::unordered_map<lease_id, lease_rec> leases_;
   std::unordered_map<observer_id, observer_rec> observers_;
   std::unordered_map<request_id, entry*> waiting_;     ///< acquire/preload -> entry
@@ -174,6 +201,7 @@ struct machine::impl {
   /// instance; the caller adds its waiter and then calls `begin_load`.
   entry& create(id_map::iterator it, std::string_view schema) {
     auto& rec = it->second;
+    unretire(rec);
     rec.live = std::make_unique<entry>();
     entry& e = *rec.live;
     e.record = &rec;
@@ -188,10 +216,77 @@ struct machine::impl {
   void remove(entry& e) {
     assert(e.observers == 0 && e.waiters.empty() && e.leases == nullptr);
     drop_timer(e);
+    lru_unlink(e);
+    if (!e.queued) --open_;
     if (e.prev != nullptr) e.prev->next = e.next;
     else live_ = e.next;
     if (e.next != nullptr) e.next->prev = e.prev;
-    e.record->live.reset();
+    id_record& rec = *e.record;
+    rec.key = *e.id;
+    rec.live.reset();
+    retire(rec);
+  }
+
+  // -- the history of disposed ids -------------------------------------------------
+
+  /// Keeps a disposed id's record (its load counter) as the most recent, and
+  /// forgets the oldest beyond the history bound.
+  void retire(id_record& rec) {
+    assert(!rec.retired && rec.live == nullptr);
+    rec.retired = true;
+    rec.retired_next = nullptr;
+    rec.retired_prev = retired_tail_;
+    if (retired_tail_ != nullptr) retired_tail_->retired_next = &rec;
+    else retired_head_ = &rec;
+    retired_tail_ = &rec;
+    ++retired_count_;
+    while (retired_count_ > limits_.id_history) {
+      id_record& oldest = *retired_head_;
+      const std::string_view key = oldest.key;
+      unretire(oldest);
+      if (auto it = ids_.find(key); it != ids_.end()) ids_.erase(it);
+    }
+  }
+
+  /// Takes a record off the retired list (its id is loading again, or forgotten).
+  void unretire(id_record& rec) {
+    if (!rec.retired) return;
+    rec.retired = false;
+    if (rec.retired_prev != nullptr) rec.retired_prev->retired_next = rec.retired_next;
+    else retired_head_ = rec.retired_next;
+    if (rec.retired_next != nullptr) rec.retired_next->retired_prev = rec.retired_prev;
+    else retired_tail_ = rec.retired_prev;
+    rec.retired_prev = rec.retired_next = nullptr;
+    --retired_count_;
+  }
+
+  // -- the inactive LRU list -----------------------------------------------------
+
+  void lru_push(entry& e) {
+    assert(!e.in_lru);
+    e.in_lru = true;
+    e.lru_next = nullptr;
+    e.lru_prev = lru_tail_;
+    if (lru_tail_ != nullptr) lru_tail_->lru_next = &e;
+    else lru_head_ = &e;
+    lru_tail_ = &e;
+  }
+
+  void lru_unlink(entry& e) {
+    if (!e.in_lru) return;
+    e.in_lru = false;
+    if (e.lru_prev != nullptr) e.lru_prev->lru_next = e.lru_next;
+    else lru_head_ = e.lru_next;
+    if (e.lru_next != nullptr) e.lru_next->lru_prev = e.lru_prev;
+    else lru_tail_ = e.lru_prev;
+    e.lru_prev = e.lru_next = nullptr;
+  }
+
+  /// Moves the entry to a new phase, keeping the LRU list to inactive entries.
+  void set_phase(entry& e, phase p) {
+    if (e.state == phase::inactive) lru_unlink(e);
+    e.state = p;
+    if (p == phase::inactive) lru_push(e);
   }
 
   // -- leases ------------------------------------------------------------------
@@ -241,7 +336,7 @@ struct machine::impl {
   /// After a handed-out lease ended: the last observer leaving starts GC.
   void observer_left(entry& e, instant now, effects& out) {
     if (e.observers == 0 && e.state == phase::active) {
-      e.state = phase::inactive;
+      set_phase(e, phase::inactive);
       start_gc_window(e, now, out);
     }
   }
@@ -267,13 +362,13 @@ struct machine::impl {
 
   // -- loads, GC and stops -----------------------------------------------------
 
-  /// Starts a new instance for the calls waiting on `e`.
+  /// Starts a new instance for the calls waiting on `e`, which holds a slot.
   void begin_load(entry& e, request_id options_of, effects& out) {
-    assert(!e.waiters.empty());
+    assert(!e.waiters.empty() && !e.queued);
     e.instance = ++last_instance_;
     ++e.record->loads;
     ++loads_;
-    e.state = phase::loading;
+    set_phase(e, phase::loading);
     e.gc_window = false;
     e.gc_time = gc_duration::zero();
     for (const waiter& w : e.waiters) e.gc_time = std::max(e.gc_time, w.gc_time);
@@ -315,10 +410,58 @@ struct machine::impl {
     if (e.timer == 0) arm(e, now, out);
   }
 
+  /// A fresh entry (in `loading`, no instance) asks for a slot.
+  void request_load(entry& e, effects& out) {
+    for (const waiter& w : e.waiters) raise_gc(e, w.gc_time);
+    e.queued = true;
+    queue_.push_back(&e);
+    pump(out);
+  }
+
+  /// Starts queued loads while slots are free. At the limit, evicts the least
+  /// recently used inactive store for each queued load that no closing store
+  /// will make room for, and refuses the newest loads when nothing can.
+  void pump(effects& out) {
+    const std::size_t max = limits_.max_open;
+    while (!queue_.empty()) {
+      if (max == 0 || open_ < max) {
+        entry& e = *queue_.front();
+        queue_.pop_front();
+        if (e.waiters.empty()) {  // every caller gave up while it was queued
+          remove(e);
+          continue;
+        }
+        e.queued = false;
+        ++open_;
+        begin_load(e, e.waiters.front().request, out);
+        continue;
+      }
+      if (queue_.size() <= closing_) return;  // closing stores will free enough slots
+      if (lru_head_ != nullptr) {
+        ++evictions_;
+        stop(*lru_head_, true, out);
+        continue;
+      }
+      entry& e = *queue_.back();
+      queue_.pop_back();
+      std::string msg = "cannot load store '";
+      msg += *e.id;
+      msg += "': the registry holds its limit of ";
+      msg += std::to_string(max);
+      msg += " open stores (registry_options::max_open_stores) and every one is observed or "
+             "loading";
+      fail_waiters(e, error{errc::load_failed, std::move(msg)}, out);
+      ++load_failures_;
+      remove(e);
+    }
+  }
+
   /// Asks the driver to close the instance; the entry waits for store_down.
   void stop(entry& e, bool disposal, effects& out) {
+    assert(!e.queued && e.state != phase::closing);
     out.emplace_back(stop_store{*e.id, e.instance});
-    e.state = phase::closing;
+    set_phase(e, phase::closing);
+    ++closing_;
     e.gc_time = gc_duration::zero();
     e.gc_window = false;
     drop_timer(e);
@@ -340,7 +483,13 @@ struct machine::impl {
       while (e->leases != nullptr) end_lease(*e->leases);
     }
     std::size_t closing = 0;
-    for (entry* e = live_; e != nullptr; e = e->next) {
+    for (entry* e = live_; e != nullptr;) {
+      entry* next = e->next;
+      if (e->queued) {  // never started: nothing to close
+        remove(*e);
+        e = next;
+        continue;
+      }
       switch (e->state) {
         case phase::loading: stop(*e, false, out); break;
         case phase::active:
@@ -349,7 +498,9 @@ struct machine::impl {
       }
       e->closers.push_back(request);
       ++closing;
+      e = next;
     }
+    queue_.clear();
     if (closing == 0) out.emplace_back(answer_done{request});
     else closes_.insert_or_assign(request, closing);
   }
@@ -376,7 +527,7 @@ struct machine::impl {
     switch (e->state) {
       case phase::inactive:
         // Cancels GC: the pending timer, if any, finds the entry active and is consumed.
-        e->state = phase::active;
+        set_phase(*e, phase::active);
         e->gc_window = false;
         [[fallthrough]];
       case phase::active:
@@ -385,7 +536,7 @@ struct machine::impl {
         return;
       case phase::loading:
         wait(*e, a.request, &l, a.gc_time);
-        if (fresh) begin_load(*e, a.request, out);
+        if (fresh) request_load(*e, out);
         else raise_gc(*e, a.gc_time);
         return;
       case phase::closing:
@@ -410,7 +561,7 @@ struct machine::impl {
       if (it == ids_.end()) it = ids_.try_emplace(p.store_id).first;
       e = &create(it, p.schema);
       wait(*e, p.request, nullptr, p.gc_time);
-      begin_load(*e, p.request, out);
+      request_load(*e, out);
       return;
     }
     switch (e->state) {
@@ -421,6 +572,8 @@ struct machine::impl {
       case phase::inactive:
         raise_gc(*e, p.gc_time);
         out.emplace_back(answer_ready{p.request, p.store_id, e->instance, 0});
+        lru_unlink(*e);  // a read is a use: most recently used now
+        lru_push(*e);
         start_gc_window(*e, now, out);
         return;
       case phase::loading:
@@ -448,9 +601,9 @@ struct machine::impl {
     }
     e->waiters.clear();
     if (e->observers > 0) {
-      e->state = phase::active;
+      set_phase(*e, phase::active);
     } else {
-      e->state = phase::inactive;
+      set_phase(*e, phase::inactive);
       start_gc_window(*e, now, out);
     }
   }
@@ -522,9 +675,10 @@ struct machine::impl {
 
   void on(const store_down& d, instant, effects& out) {
     entry* e = find(d.store_id);
-    if (e == nullptr || e->instance != d.instance) return;
+    if (e == nullptr || e->queued || e->instance != d.instance) return;
     switch (e->state) {
       case phase::closing:
+        --closing_;
         for (request_id r : e->closers) {
           auto c = closes_.find(r);
           if (c != closes_.end() && --c->second == 0) {
@@ -609,6 +763,8 @@ struct machine::impl {
         case phase::closing: ++s.closing; break;
       }
     }
+    s.queued = queue_.size();
+    s.evictions = evictions_;
     s.leases = leases_.size();
     s.waiting = waiting_.size();
     s.pending_timers = pending_timers_;
@@ -619,13 +775,17 @@ struct machine::impl {
   }
 };
 
-machine::machine() : impl_(std::make_unique<impl>()) {}
+machine::machine() : machine(limits{}) {}
+
+machine::machine(limits bounds) : impl_(std::make_unique<impl>()) { impl_->limits_ = bounds; }
 machine::~machine() = default;
 machine::machine(machine&&) noexcept = default;
 machine& machine::operator=(machine&&) noexcept = default;
 
 void machine::handle(const event& e, instant now, effects& out) {
   std::visit([&](const auto& ev) { impl_->on(ev, now, out); }, e);
+  // Any event may free a slot or make a store evictable for a queued load.
+  if (!impl_->queue_.empty()) impl_->pump(out);
 }
 
 store_info machine::info(std::string_view store_id, instant now) const {

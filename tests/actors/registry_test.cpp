@@ -284,3 +284,41 @@ TEST_CASE("inspect and stats answer through messages", "[registry][messages]") {
   CHECK(s.active == 1);
   CHECK(s.loads == 1);
 }
+
+TEST_CASE("at the open-store limit the least recently used inactive store is disposed first",
+          "[registry][limits]") {
+  multistore::testing::fixture fx{{.max_open_stores = 2}};
+  fx.use(issue("issue-1", 60s)).release();
+  fx.use(issue("issue-2", 60s)).release();
+  auto third = fx.use(issue("issue-3", 60s));
+  third.commit(test_schemas::issue_created{"i3", "third"});
+  CHECK(fx.inspect("issue-1").state == store_state::disposed);
+  CHECK(fx.inspect("issue-2").state == store_state::inactive);
+  CHECK(fx.inspect("issue-3").state == store_state::active);
+  auto s = fx.stats();
+  CHECK(s.evictions == 1);
+  CHECK(s.disposals == 1);
+  CHECK(s.queued == 0);
+  CHECK(s.pending_timers == 1);  // issue-2's; issue-1's timer went with it
+}
+
+TEST_CASE("at the open-store limit with every store observed a load fails and the rest serve",
+          "[registry][limits]") {
+  multistore::testing::fixture fx{{.max_open_stores = 2}};
+  auto a = fx.use(issue("issue-1"));
+  auto b = fx.use(issue("issue-2"));
+  try {
+    fx.use(issue("issue-3"));
+    FAIL("a third store loaded over the limit");
+  } catch (const multistore::store_error& e) {
+    CHECK(e.code() == errc::load_failed);
+    CHECK_THAT(e.what(), Catch::Contains("limit of 2 open stores"));
+  }
+  CHECK(fx.inspect("issue-3").state == store_state::disposed);
+  a.commit(test_schemas::issue_created{"i1", "still serving"});
+  CHECK(a.query("SELECT title FROM issues").size() == 1);
+  a.release();
+  auto c = fx.use(issue("issue-3"));  // issue-1 makes room now
+  CHECK(fx.inspect("issue-1").state == store_state::disposed);
+  CHECK(fx.inspect("issue-3").state == store_state::active);
+}

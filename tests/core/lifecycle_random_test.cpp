@@ -70,6 +70,8 @@ struct coverage {
   std::uint64_t clears_done = 0;
   std::uint64_t rearms = 0;
   std::uint64_t deaths = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t refusals = 0;  ///< loads refused at the open-store limit
 };
 
 /// A driver that carries out the machine's effects the way the CAF registry
@@ -78,7 +80,11 @@ struct coverage {
 /// every step.
 class simulation {
  public:
-  simulation(std::uint64_t seed, std::size_t id_count) : rng_(seed), id_count_(id_count) {}
+  /// Under an open-store limit an event may also evict or start another
+  /// store's load, so the checks that say "this event touched nothing else"
+  /// apply only without one.
+  simulation(std::uint64_t seed, std::size_t id_count, lc::limits bounds = {})
+      : rng_(seed), id_count_(id_count), m_(bounds), limit_(bounds.max_open) {}
 
   /// Runs `steps` random events, then shuts down and drains. Returns the
   /// first broken rule, or an empty string.
@@ -98,6 +104,7 @@ class simulation {
   std::mt19937_64 rng_;
   std::size_t id_count_;
   lc::machine m_;
+  std::size_t limit_ = 0;
   lc::instant now_{0};
   int step_ = 0;
   int steps_ = 0;
@@ -241,6 +248,8 @@ class simulation {
                code == errc::cancelled || code == errc::registry_closed,
            "unexpected error code");
     if (code == errc::schema_mismatch) ++coverage_.mismatches;
+    if (code == errc::load_failed && a.reason.message.find("max_open_stores") != std::string::npos)
+      ++coverage_.refusals;
     if (code == errc::cancelled) ++coverage_.cancels;
   }
 
@@ -336,7 +345,7 @@ class simulation {
     apply(lc::release{lease});
     expect(count_fx<lc::answer_ready>() + count_fx<lc::answer_error>() == 0,
            "release answered a call");
-    if (count_fx<lc::stop_store>() > 0)
+    if (count_fx<lc::stop_store>() > 0 && limit_ == 0)
       expect(before.gc_time == 0ms && before.observers == 1,
              "release disposed a store with gc_time > 0 or other observers");
   }
@@ -414,7 +423,7 @@ class simulation {
       apply(lc::load_succeeded{id, inst});
       if (live) {
         expect(waiting_for(id, false) == 0, "load_succeeded left callers waiting");
-        if (count_fx<lc::stop_store>() > 0)
+        if (count_fx<lc::stop_store>() > 0 && limit_ == 0)
           expect(before.gc_time == 0ms && before.observers == 0,
                  "a load disposed its store at once with gc_time > 0 or observers");
       } else {
@@ -456,8 +465,9 @@ class simulation {
     const std::string id = instances_[inst].id;
     mark_down(inst);
     apply(lc::store_down{id, inst});
-    expect(count_fx<lc::answer_ready>() + count_fx<lc::answer_error>() == 0,
-           "store_down of a closed store answered a call");
+    if (limit_ == 0)
+      expect(count_fx<lc::answer_ready>() + count_fx<lc::answer_error>() == 0,
+             "store_down of a closed store answered a call");
   }
 
   void do_die() {
@@ -470,7 +480,7 @@ class simulation {
     end_leases_if([&](const lease_rec& l) { return l.instance == inst; });
     ++coverage_.deaths;
     apply(lc::store_down{id, inst});
-    expect(fx_.empty(), "a store dying on its own had effects");
+    if (limit_ == 0) expect(fx_.empty(), "a store dying on its own had effects");
   }
 
   void do_crash_while_loading() {
@@ -482,8 +492,8 @@ class simulation {
     mark_down(inst);
     const auto waiters = waiting_for(id, false);
     apply(lc::store_down{id, inst});
-    expect(count_fx<lc::answer_error>() == waiters, "a crash while loading left callers waiting");
-    expect(fx_.size() == waiters, "a crash while loading had other effects");
+    expect(count_fx<lc::answer_error>() >= waiters, "a crash while loading left callers waiting");
+    if (limit_ == 0) expect(fx_.size() == waiters, "a crash while loading had other effects");
   }
 
   void do_stale_fire() {
@@ -653,10 +663,15 @@ class simulation {
       if (current_[t.id] == t.instance && !rec.stop_requested && !rec.down) ++live_timers;
     }
     expect(closing == s.closing, "stats().closing differs from the stores asked to stop");
-    expect(in_flight == s.loading, "stats().loading differs from the loads in flight");
+    expect(in_flight + s.queued == s.loading,
+           "stats().loading differs from the loads in flight and queued");
+    if (limit_ != 0)
+      expect(alive_.size() <= limit_, "more stores open than the limit: " +
+                                          std::to_string(alive_.size()));
     expect(open == s.active + s.inactive, "stats() counts differ from the open stores");
     expect(live_timers == s.pending_timers, "stats().pending_timers differs from live timers");
     coverage_.disposals = std::max(coverage_.disposals, s.disposals);
+    coverage_.evictions = std::max(coverage_.evictions, s.evictions);
   }
 
   /// Every load completes, everything shuts down, every call got its answer.
@@ -705,6 +720,8 @@ struct totals {
     sum.clears_done += c.clears_done;
     sum.rearms += c.rearms;
     sum.deaths += c.deaths;
+    sum.evictions += c.evictions;
+    sum.refusals += c.refusals;
   }
   void require_all_reached() const {
     CHECK(sum.disposals > 0);
@@ -718,10 +735,11 @@ struct totals {
   }
 };
 
-void run_seeds(std::uint64_t first, std::uint64_t count, std::size_t ids, int steps) {
+totals run_seeds(std::uint64_t first, std::uint64_t count, std::size_t ids, int steps,
+                lc::limits bounds = {}) {
   totals t;
   for (std::uint64_t seed = first; seed < first + count; ++seed) {
-    simulation sim(seed, ids);
+    simulation sim(seed, ids, bounds);
     const auto failure = sim.run(steps);
     if (!failure.empty()) {
       CAPTURE(seed, ids, steps);
@@ -730,6 +748,7 @@ void run_seeds(std::uint64_t first, std::uint64_t count, std::size_t ids, int st
     t.add(sim.covered());
   }
   t.require_all_reached();
+  return t;
 }
 
 }  // namespace
@@ -741,4 +760,11 @@ TEST_CASE("random event sequences over four stores keep every invariant",
 
 TEST_CASE("random event sequences on one store keep every invariant", "[lifecycle][random]") {
   run_seeds(1001, 50, 1, 2000);
+}
+
+TEST_CASE("random event sequences under an open-store limit never open more stores than it",
+          "[lifecycle][random][limits]") {
+  const auto t = run_seeds(2001, 150, 4, 2000, lc::limits{.max_open = 2});
+  CHECK(t.sum.evictions > 0);
+  CHECK(t.sum.refusals > 0);
 }

@@ -35,7 +35,7 @@ TEST_CASE("the client id is created once in its directory and read back", "[iden
   CHECK(*elsewhere != *first);
 }
 
-TEST_CASE("a client id file that holds no valid id is storage_failed", "[identity]") {
+TEST_CASE("a client id file that holds no valid id is load_failed", "[identity]") {
   temp_dir tmp;
   {
     std::ofstream out{tmp / ".client-id"};
@@ -43,7 +43,7 @@ TEST_CASE("a client id file that holds no valid id is storage_failed", "[identit
   }
   auto r = multistore::load_or_create_client_id(tmp.path());
   REQUIRE_FALSE(r);
-  CHECK(r.error().code == multistore::errc::storage_failed);
+  CHECK(r.error().code == multistore::errc::load_failed);
   std::ifstream in{tmp / ".client-id"};
   std::string kept;
   std::getline(in, kept);

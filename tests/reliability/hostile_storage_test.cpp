@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 
 #include "ledger.hpp"
 
@@ -297,5 +298,81 @@ TEST_CASE("a full disk fails the commit with storage_failed and keeps every ackn
   CHECK(r.problems == std::vector<std::string>{});
   auto h = w.registry().use(opts);
   CHECK(h.query("SELECT count(*) AS n FROM entries").at(0).at("n") == r.events);
+  w.check_unharmed();
+}
+
+namespace {
+
+/// Open file descriptors of this process.
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator{"/proc/self/fd"})
+    ++n;
+  return n;
+}
+
+/// Lowers the soft RLIMIT_NOFILE for the guard's lifetime.
+class fd_limit {
+ public:
+  explicit fd_limit(rlim_t soft) {
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old_) == 0);
+    rlimit lowered = old_;
+    lowered.rlim_cur = soft;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+  }
+  ~fd_limit() { restore(); }
+  fd_limit(const fd_limit&) = delete;
+  fd_limit& operator=(const fd_limit&) = delete;
+
+  void restore() {
+    if (!restored_)
+      ::setrlimit(RLIMIT_NOFILE, &old_);
+    restored_ = true;
+  }
+
+ private:
+  rlimit old_{};
+  bool restored_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("running out of file descriptors fails with storage_failed and the registry keeps serving",
+          "[reliability][hostile][fds]") {
+  world w;
+  const auto dir = w.root() / "fds";
+  w.add_storage_dir(dir);
+  std::vector<multistore::store_handle<issue_schema>> held;
+  std::optional<store_error> failure;
+  std::string failed_id;
+  {
+    // A file store holds three descriptors: room for two stores and a bit.
+    fd_limit limit{static_cast<rlim_t>(open_fds() + 7)};
+    for (int i = 0; i < 20 && !failure; ++i) {
+      const auto id = "fd-" + std::to_string(i);
+      try {
+        auto h = w.registry().use(w.file_store<issue_schema>(id, dir));
+        h.commit(issue_created{id, "opened under a low descriptor limit"});
+        held.push_back(std::move(h));
+      } catch (const store_error& e) {
+        failure = e;
+        failed_id = id;
+      }
+    }
+    REQUIRE(failure);
+    INFO(held.size() << " stores opened before the limit: " << failure->what());
+    CHECK(to_string(failure->code()) == to_string(errc::storage_failed));
+    CHECK_THAT(failure->what(), Catch::Contains("out of file descriptors"));
+    CHECK(held.size() >= 1);
+    // The stores already open keep committing and answering queries.
+    for (auto& h : held) {
+      h.commit(issue_created{h.store_id() + "-more", "still serving"});
+      CHECK(h.query("SELECT count(*) AS n FROM issues").at(0).at("n") == 2);
+    }
+  }
+  // With descriptors to spare again, the store that failed loads (errors are not cached).
+  auto again = w.registry().use(w.file_store<issue_schema>(failed_id, dir));
+  again.commit(issue_created{failed_id, "loaded once descriptors were back"});
+  CHECK(again.query("SELECT count(*) AS n FROM issues").at(0).at("n") == 1);
   w.check_unharmed();
 }

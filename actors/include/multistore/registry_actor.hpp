@@ -94,15 +94,16 @@ typename Inspector::result_type inspect(Inspector& f, store_info_msg& x) {
 
 /// registry_stats on the wire.
 struct stats_msg {
-  std::uint64_t loading = 0, active = 0, inactive = 0, closing = 0, leases = 0, waiting = 0,
-                pending_timers = 0, loads = 0, load_failures = 0, disposals = 0;
+  std::uint64_t loading = 0, active = 0, inactive = 0, closing = 0, queued = 0, leases = 0,
+                waiting = 0, pending_timers = 0, loads = 0, load_failures = 0, disposals = 0,
+                evictions = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stats_msg& x) {
   return f(caf::meta::type_name("multistore::stats_msg"), x.loading, x.active, x.inactive,
-           x.closing, x.leases, x.waiting, x.pending_timers, x.loads, x.load_failures,
-           x.disposals);
+           x.closing, x.queued, x.leases, x.waiting, x.pending_timers, x.loads,
+           x.load_failures, x.disposals, x.evictions);
 }
 
 store_request to_request(const call_options& options, const std::string& schema,

@@ -11,7 +11,10 @@ namespace multistore {
 /// (with the directory). Creation is atomic and first-wins: the id is written
 /// to a temporary file and linked into place, so concurrent creators in any
 /// number of processes all return the same id. Store ids cannot contain '.',
-/// so the file never clashes with a store. Errors: storage_failed.
+/// so the file never clashes with a store. Errors: `load_failed` when the
+/// directory cannot hold or does not hold a valid id (a store cannot be
+/// opened there); `storage_failed` when the process is out of file
+/// descriptors.
 result<std::string> load_or_create_client_id(const std::filesystem::path& directory);
 
 /// A fresh random session id: 16 lowercase hex digits.

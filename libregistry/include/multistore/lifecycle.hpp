@@ -42,6 +42,18 @@ using instance_id = std::uint64_t;
 /// longer gc_time is reached by re-arming: a timer never disposes early.
 inline constexpr gc_duration max_timer_delay{2147483647};
 
+/// The bounds a machine works within.
+struct limits {
+  /// Most instances open at once: loading, loaded (active or inactive) or
+  /// closing. A load beyond it first disposes the least recently used
+  /// inactive store and waits for it to close; when every open store is
+  /// observed or loading, the load fails with `load_failed`. 0: no limit.
+  std::size_t max_open = 0;
+  /// How many disposed ids keep their `store_info::loads` counter. The oldest
+  /// is forgotten beyond it, so a process that uses ever-new ids stays flat.
+  std::size_t id_history = 4096;
+};
+
 // -- events -----------------------------------------------------------------
 
 /// A caller wants a store and becomes its observer (a lease) at once, so the
@@ -180,6 +192,7 @@ std::string_view to_string(const event& e) noexcept;   ///< the event's type nam
 class machine {
  public:
   machine();
+  explicit machine(limits bounds);
   ~machine();
   machine(machine&&) noexcept;
   machine& operator=(machine&&) noexcept;

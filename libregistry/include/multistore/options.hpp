@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -93,10 +94,21 @@ struct store_defaults {
   std::optional<bool> batch_updates;
 };
 
+/// The default of `registry_options::max_open_stores`.
+inline constexpr std::size_t default_max_open_stores = 4096;
+
 struct registry_options {
   store_defaults default_options;
   /// Server mode: the default gc_time is `gc_never` (the seed's SSR rule).
   bool server = false;
+  /// Most stores open at once (loading, loaded or closing); 0: no limit. A
+  /// load beyond it first disposes inactive stores, least recently used
+  /// first (`gc_never` ones too: nothing is lost, the next use reloads), and
+  /// waits for them to close; when every open store is observed or loading,
+  /// it fails with `load_failed`. A file store holds three file descriptors
+  /// (its lock, database and WAL files) and about 135 KiB: size it to the
+  /// process's RLIMIT_NOFILE and memory.
+  std::size_t max_open_stores = default_max_open_stores;
 };
 
 /// The schema-independent part of a call's `store_options`: what the option

@@ -39,12 +39,14 @@ struct registry_stats {
   std::size_t active = 0;
   std::size_t inactive = 0;
   std::size_t closing = 0;          ///< shut down requested, file not yet closed
+  std::size_t queued = 0;           ///< loads waiting for a slot under the open-store limit
   std::size_t leases = 0;           ///< observer leases held, waiting callers included
   std::size_t waiting = 0;          ///< calls (use/preload) waiting for a load
   std::size_t pending_timers = 0;   ///< GC timers armed and not yet fired
   std::uint64_t loads = 0;          ///< loads started
-  std::uint64_t load_failures = 0;  ///< loads that failed (errors, boot throws)
-  std::uint64_t disposals = 0;      ///< instances shut down by GC, clear or shutdown
+  std::uint64_t load_failures = 0;  ///< loads that failed (errors, boot throws, over the limit)
+  std::uint64_t disposals = 0;      ///< instances shut down by GC, eviction, clear or shutdown
+  std::uint64_t evictions = 0;      ///< inactive stores disposed early to stay under the limit
 };
 
 }  // namespace multistore

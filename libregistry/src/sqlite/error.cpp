@@ -1,5 +1,8 @@
 #include "multistore/sqlite/error.hpp"
 
+#include <cerrno>
+#include <cstring>
+
 #include <sqlite3.h>
 
 namespace multistore::sqlite {
@@ -42,6 +45,17 @@ error to_error(int rc, operation op, sqlite3* db, std::string_view context) {
         default: code = errc::query_failed; break;
       }
       break;
+  }
+  // Out of file descriptors is the process's resources, not the store's
+  // fault: storage_failed whatever the operation, naming the cause.
+  if (db != nullptr && (primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR)) {
+    const int sys = sqlite3_system_errno(db);
+    if (sys == EMFILE || sys == ENFILE) {
+      code = errc::storage_failed;
+      detail += " (out of file descriptors: ";
+      detail += std::strerror(sys);
+      detail += ')';
+    }
   }
   std::string message{context};
   if (!message.empty())
