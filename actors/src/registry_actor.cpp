@@ -30,6 +30,7 @@ struct pending_call {
   const schema_def* schema = nullptr;
   detail::boot_fn boot;
   std::uint64_t cancel_token = 0;
+  caf::actor store;  // a cached acquire's store, found once on the fast path
 };
 
 /// The live store actor of an id (at most one: a reload waits for the old
@@ -161,9 +162,12 @@ void apply(registry_actor* self, const lc::effect& effect) {
         } else if constexpr (std::is_same_v<T, lc::answer_ready>) {
           auto call = take_call(self, e.request);
           if (call.kind == call_kind::acquire) {
-            auto i = st.stores.find(e.store_id);
-            call.promise.deliver(i != st.stores.end() ? i->second.actor : caf::actor{},
-                                 std::uint64_t{e.lease}, std::uint64_t{e.instance});
+            if (!call.store) {
+              auto i = st.stores.find(e.store_id);
+              if (i != st.stores.end())
+                call.store = i->second.actor;
+            }
+            call.promise.deliver(call.store, std::uint64_t{e.lease}, std::uint64_t{e.instance});
           } else if (call.promise.pending()) {
             call.promise.deliver(caf::ok_atom::value);
           }
@@ -221,19 +225,27 @@ std::optional<lc::request_id> admit(registry_actor* self, const store_request& r
   return id;
 }
 
-/// The call's gc_time when `req` acquires a loaded store and needs nothing
-/// else resolved; nullopt sends it down the full path (which also reports
-/// bad options).
-std::optional<gc_duration> cached_gc_time(registry_actor* self, const store_request& req) {
+/// A loaded store that an acquire gets at once.
+struct cached_store {
+  gc_duration gc_time;
+  caf::actor store;
+};
+
+/// The store and the call's gc_time when `req` acquires a loaded store and
+/// needs nothing else resolved; nullopt sends it down the full path (which
+/// also reports bad options).
+std::optional<cached_store> find_cached(registry_actor* self, const store_request& req) {
   auto& st = self->state;
   if (req.boot != 0 || req.cancel_token != 0)
     return std::nullopt;
   auto s = st.stores.find(req.store_id);
   if (s == st.stores.end() || !s->second.ready)
     return std::nullopt;
-  if (req.has_gc_time)
-    return req.gc_time_ms < 0 ? std::nullopt : std::optional{gc_duration{req.gc_time_ms}};
-  return fallback_gc_time(st.options);
+  if (!req.has_gc_time)
+    return cached_store{fallback_gc_time(st.options), s->second.actor};
+  if (req.gc_time_ms < 0)
+    return std::nullopt;
+  return cached_store{gc_duration{req.gc_time_ms}, s->second.actor};
 }
 
 /// The observer id of `addr` (0 for none), assigned on first sight.
@@ -291,13 +303,15 @@ caf::behavior registry_impl(registry_actor* self, registry_options options,
                           ? caf::actor_cast<caf::actor_addr>(self->current_sender())
                           : caf::actor_addr{};
         auto rp = self->make_response_promise();
-        if (auto gc = cached_gc_time(self, req)) {
+        if (auto cached = find_cached(self, req)) {
           // A loaded store answers at once: no options to resolve, no load.
           auto& st = self->state;
           auto id = st.next_request++;
           st.inline_id = id;
-          st.inline_call = pending_call{call_kind::acquire, rp, {}, nullptr, {}, 0};
-          feed(self, lc::acquire{id, req.store_id, req.schema, observer_of(self, sender), *gc});
+          st.inline_call = pending_call{call_kind::acquire, rp, {}, nullptr, {}, 0,
+                                        std::move(cached->store)};
+          feed(self, lc::acquire{id, req.store_id, req.schema, observer_of(self, sender),
+                                 cached->gc_time});
           if (st.inline_id == id)  // not answered: cannot happen while ready; stay safe
             feed(self, lc::cancel_wait{id});
           if (st.inline_id == id) {

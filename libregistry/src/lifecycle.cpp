@@ -48,6 +48,33 @@ gc_duration remaining(instant deadline, instant now) noexcept {
   return deadline - now;
 }
 
+/// A doubly linked list threaded through the `Prev`/`Next` members of its
+/// elements, oldest first: O(1) append and unlink, no allocation.
+template <class T, T* T::*Prev, T* T::*Next>
+struct linked_list {
+  T* head = nullptr;
+  T* tail = nullptr;
+  std::size_t size = 0;
+
+  void push_back(T& x) {
+    x.*Next = nullptr;
+    x.*Prev = tail;
+    if (tail != nullptr) tail->*Next = &x;
+    else head = &x;
+    tail = &x;
+    ++size;
+  }
+
+  void unlink(T& x) {
+    if (x.*Prev != nullptr) (x.*Prev)->*Next = x.*Next;
+    else head = x.*Next;
+    if (x.*Next != nullptr) (x.*Next)->*Prev = x.*Prev;
+    else tail = x.*Prev;
+    x.*Prev = x.*Next = nullptr;
+    --size;
+  }
+};
+
 /// The machine's internal phases. `closing` is reported as `disposed` (or
 /// `loading` when calls are queued for the next instance).
 enum class phase : std::uint8_t { loading, active, inactive, closing };
@@ -147,14 +174,13 @@ struct machine::impl {
   limits limits_;
   id_map ids_;
   entry* live_ = nullptr;  ///< head of the list of live entries
-  entry* lru_head_ = nullptr;  ///< least recently used inactive entry
-  entry* lru_tail_ = nullptr;
+  /// Inactive entries, the least recently used first.
+  linked_list<entry, &entry::lru_prev, &entry::lru_next> lru_;
   std::deque<entry*> queue_;  ///< fresh loads waiting for a slot, oldest first
   std::size_t open_ = 0;      ///< live entries holding a slot (not queued)
   std::size_t closing_ = 0;   ///< entries in phase::closing (each frees or reuses its slot)
-  id_record* retired_head_ = nullptr;  ///< the id disposed longest ago
-  id_record* retired_tail_ = nullptr;
-  std::size_t retired_count_ = 0;
+  /// Records of disposed ids, the one disposed longest ago first.
+  linked_list<id_record, &id_record::retired_prev, &id_record::retired_next> retired_;
   std::uint64_t evictions_ = 0;
   std::unordered_map<lease_id, lease_rec> leases_;
   std::unordered_map<observer_id, observer_rec> observers_;
@@ -234,14 +260,9 @@ struct machine::impl {
   void retire(id_record& rec) {
     assert(!rec.retired && rec.live == nullptr);
     rec.retired = true;
-    rec.retired_next = nullptr;
-    rec.retired_prev = retired_tail_;
-    if (retired_tail_ != nullptr) retired_tail_->retired_next = &rec;
-    else retired_head_ = &rec;
-    retired_tail_ = &rec;
-    ++retired_count_;
-    while (retired_count_ > limits_.id_history) {
-      id_record& oldest = *retired_head_;
+    retired_.push_back(rec);
+    while (retired_.size > limits_.id_history) {
+      id_record& oldest = *retired_.head;
       const std::string_view key = oldest.key;
       unretire(oldest);
       if (auto it = ids_.find(key); it != ids_.end()) ids_.erase(it);
@@ -252,12 +273,7 @@ struct machine::impl {
   void unretire(id_record& rec) {
     if (!rec.retired) return;
     rec.retired = false;
-    if (rec.retired_prev != nullptr) rec.retired_prev->retired_next = rec.retired_next;
-    else retired_head_ = rec.retired_next;
-    if (rec.retired_next != nullptr) rec.retired_next->retired_prev = rec.retired_prev;
-    else retired_tail_ = rec.retired_prev;
-    rec.retired_prev = rec.retired_next = nullptr;
-    --retired_count_;
+    retired_.unlink(rec);
   }
 
   // -- the inactive LRU list -----------------------------------------------------
@@ -265,21 +281,13 @@ struct machine::impl {
   void lru_push(entry& e) {
     assert(!e.in_lru);
     e.in_lru = true;
-    e.lru_next = nullptr;
-    e.lru_prev = lru_tail_;
-    if (lru_tail_ != nullptr) lru_tail_->lru_next = &e;
-    else lru_head_ = &e;
-    lru_tail_ = &e;
+    lru_.push_back(e);
   }
 
   void lru_unlink(entry& e) {
     if (!e.in_lru) return;
     e.in_lru = false;
-    if (e.lru_prev != nullptr) e.lru_prev->lru_next = e.lru_next;
-    else lru_head_ = e.lru_next;
-    if (e.lru_next != nullptr) e.lru_next->lru_prev = e.lru_prev;
-    else lru_tail_ = e.lru_prev;
-    e.lru_prev = e.lru_next = nullptr;
+    lru_.unlink(e);
   }
 
   /// Moves the entry to a new phase, keeping the LRU list to inactive entries.
@@ -437,9 +445,9 @@ struct machine::impl {
         continue;
       }
       if (queue_.size() <= closing_) return;  // closing stores will free enough slots
-      if (lru_head_ != nullptr) {
+      if (lru_.head != nullptr) {
         ++evictions_;
-        stop(*lru_head_, true, out);
+        stop(*lru_.head, true, out);
         continue;
       }
       entry& e = *queue_.back();
