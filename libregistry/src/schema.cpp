@@ -128,4 +128,71 @@ const detail::materializer_fn* schema_def::materializer(std::string_view event) 
   return it == materializers_.end() ? nullptr : &it->second;
 }
 
+namespace detail {
+
+namespace {
+
+/// A float that an integer field of unknown width takes without loss.
+bool whole_in_int32(double v) {
+  return v >= -2147483648.0 && v <= 2147483647.0 && v == static_cast<double>(static_cast<long>(v));
+}
+
+void check_numbers(const nlohmann::json& args, const nlohmann::json& shape, std::string& path,
+                   std::string& why) {
+  using value_t = nlohmann::json::value_t;
+  if (!why.empty())
+    return;
+  switch (shape.type()) {
+    case value_t::number_integer:
+      if (args.is_number_float() && !whole_in_int32(args.get<double>()))
+        why = "'" + path + "' is an integer field; " + args.dump() + " is not a whole number "
+              + "within ±2^31";
+      return;
+    case value_t::number_unsigned:
+      if ((args.is_number_integer() && !args.is_number_unsigned() && args.get<std::int64_t>() < 0)
+          || (args.is_number_float() && (args.get<double>() < 0 || !whole_in_int32(args.get<double>()))))
+        why = "'" + path + "' is an unsigned integer field; " + args.dump()
+              + " is not a whole number from 0 to 2^31";
+      return;
+    case value_t::object:
+      if (!args.is_object())
+        return;  // the decoder reports the wrong type
+      for (const auto& [key, sub] : shape.items()) {
+        auto it = args.find(key);
+        if (it == args.end())
+          continue;
+        const auto size = path.size();
+        path += path.empty() ? "" : ".";
+        path += key;
+        check_numbers(*it, sub, path, why);
+        path.resize(size);
+      }
+      return;
+    case value_t::array:
+      if (!args.is_array() || shape.empty())
+        return;
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto size = path.size();
+        path += "[" + std::to_string(i) + "]";
+        check_numbers(args[i], shape[0], path, why);
+        path.resize(size);
+        if (!why.empty())
+          return;
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+std::string number_mismatch(const nlohmann::json& args, const nlohmann::json& shape) {
+  std::string path, why;
+  check_numbers(args, shape, path, why);
+  return why;
+}
+
+}  // namespace detail
+
 }  // namespace multistore

@@ -20,6 +20,28 @@ namespace multistore {
 
 namespace {
 
+/// Arguments nested deeper than this are refused: nlohmann's dump() and the
+/// decoders recurse once per level, so a hostile message could exhaust the
+/// stack.
+constexpr std::size_t max_args_depth = 256;
+
+/// Whether `j` nests arrays or objects more than `max` levels deep; walks
+/// with its own stack, never recursing.
+bool nests_deeper_than(const nlohmann::json& j, std::size_t max) {
+  std::vector<std::pair<const nlohmann::json*, std::size_t>> pending{{&j, 1}};
+  while (!pending.empty()) {
+    auto [value, depth] = pending.back();
+    pending.pop_back();
+    if (!value->is_structured())
+      continue;
+    if (depth > max)
+      return true;
+    for (const auto& child : *value)
+      pending.emplace_back(&child, depth + 1);
+  }
+  return false;
+}
+
 using sqlite::operation;
 
 constexpr std::string_view meta_format = "1";
@@ -773,6 +795,10 @@ result<std::uint64_t> store_engine::commit(std::span<const event_record> events)
     if (materialize == nullptr)
       return fail(errc::invalid_event,
                   where() + " is not in schema '" + s.schema->name() + "'; nothing was committed");
+    if (nests_deeper_than(e.args, max_args_depth))
+      return fail(errc::invalid_event, where() + " has arguments nested more than "
+                                           + std::to_string(max_args_depth)
+                                           + " levels deep; nothing was committed");
     try {
       args_text = e.args.dump();
     } catch (const std::exception& ex) {

@@ -280,3 +280,51 @@ TEST_CASE("an invalid store id is refused before a store opens", "[engine][store
     CHECK(r.error().code == errc::invalid_store_id);
   }
 }
+
+TEST_CASE("a number an integer field cannot hold is invalid_event and commits nothing",
+          "[engine][invalid]") {
+  auto engine = open_store<stock_schema>("stock");
+  const std::vector<std::pair<nlohmann::json, std::string>> bad{
+      {{{"item", "a"}, {"qty", 1e300}, {"shelf", 1}, {"bins", {1, 2}}}, "'qty'"},
+      {{{"item", "a"}, {"qty", 3e9}, {"shelf", 1}, {"bins", {1, 2}}}, "'qty'"},
+      {{{"item", "a"}, {"qty", 1.5}, {"shelf", 1}, {"bins", {1, 2}}}, "'qty'"},
+      {{{"item", "a"}, {"qty", 1}, {"shelf", -1}, {"bins", {1, 2}}}, "'shelf'"},
+      {{{"item", "a"}, {"qty", 1}, {"shelf", -2.0}, {"bins", {1, 2}}}, "'shelf'"},
+      {{{"item", "a"}, {"qty", 1}, {"shelf", 1}, {"bins", {1, -1e20}}}, "'bins[1]'"},
+  };
+  for (const auto& [args, field] : bad) {
+    INFO(args.dump());
+    auto r = engine->commit(std::vector<event_record>{{"stock_counted", args}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::invalid_event);
+    CHECK_THAT(r.error().message, Catch::Contains(field));
+  }
+  CHECK(engine->head() == 0);
+  CHECK(count(*engine, "stock") == 0);
+  // Whole numbers arrive as floats from some encoders: those in range decode.
+  auto ok = engine->commit(std::vector<event_record>{
+      {"stock_counted", {{"item", "a"}, {"qty", 7.0}, {"shelf", 3}, {"bins", {1, 2.0}}}}});
+  REQUIRE(ok);
+  auto rows = engine->query("SELECT qty, shelf FROM stock");
+  REQUIRE(rows);
+  CHECK(*rows == nlohmann::json::parse(R"([{"qty":7,"shelf":3}])"));
+}
+
+TEST_CASE("arguments nested deeper than 256 levels are invalid_event and harm nothing",
+          "[engine][invalid]") {
+  auto engine = open_store<todo_schema>("todos");
+  const std::size_t depth = 200000;  // recursing through this would overflow the stack
+  auto deep = nlohmann::json::parse(std::string(depth, '[') + std::string(depth, ']'));
+  // Built by moves only: copying a json value recurses too.
+  auto args = nlohmann::json::object();
+  args["text"] = "deep";
+  args["extra"] = std::move(deep);
+  std::vector<event_record> batch;
+  batch.push_back(event_record{"note_logged", std::move(args)});
+  auto r = engine->commit(batch);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::invalid_event);
+  CHECK_THAT(r.error().message, Catch::Contains("nested more than 256 levels"));
+  CHECK(engine->head() == 0);
+  CHECK(commit(*engine, note_logged{"shallow"}).value() == 1);
+}

@@ -2,6 +2,7 @@
 
 // Schemas and helpers shared by the store engine tests.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -163,6 +164,29 @@ struct sneaky_schema {
         [](const sneaky_event& e, multistore::sql_writer& w) { w.exec(e.sql); });
     b.materialize<note_logged>([](const note_logged& e, multistore::sql_writer& w) {
       w.exec("INSERT INTO notes (text) VALUES (?)", e.text);
+    });
+  }
+};
+
+/// Integer fields of both signs: what nlohmann would convert silently.
+struct stock_counted {
+  static constexpr std::string_view name = "stock_counted";
+  std::string item;
+  std::int32_t qty = 0;
+  std::uint32_t shelf = 0;
+  std::array<std::int32_t, 2> bins{};
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stock_counted, item, qty, shelf, bins)
+
+struct stock_schema {
+  static constexpr std::string_view name = "stock";
+  using events = multistore::event_list<stock_counted>;
+  static void define(multistore::schema_builder& b) {
+    b.table("stock", "CREATE TABLE stock (item TEXT PRIMARY KEY, qty INTEGER NOT NULL, "
+                     "shelf INTEGER NOT NULL)");
+    b.materialize<stock_counted>([](const stock_counted& e, multistore::sql_writer& w) {
+      w.exec("INSERT INTO stock (item, qty, shelf) VALUES (?, ?, ?)", e.item,
+             std::int64_t{e.qty}, std::int64_t{e.shelf});
     });
   }
 };

@@ -52,6 +52,34 @@ class decode_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// What keeps `args` from decoding into an event whose default value encodes
+/// as `shape` without a silent number conversion, or an empty string. nlohmann
+/// converts a float into an integer field with an unchecked cast (undefined
+/// behaviour out of range) and a negative number into an unsigned field by
+/// wrapping, so where `shape` holds an integer, a float must be a whole number
+/// within ±2^31 (the field's width is unknown), and where it holds an unsigned
+/// integer, the number must not be negative. Walks the objects of `shape` and
+/// the elements of its non-empty arrays; `shape` null checks nothing.
+std::string number_mismatch(const nlohmann::json& args, const nlohmann::json& shape);
+
+/// The default value of event `E` as JSON: what `number_mismatch` checks
+/// against (null when `E` has no default constructor).
+template <class E>
+const nlohmann::json& event_shape() {
+  static const nlohmann::json shape = [] {
+    if constexpr (std::is_default_constructible_v<E>) {
+      try {
+        return nlohmann::json(E{});
+      } catch (...) {
+        return nlohmann::json{};
+      }
+    } else {
+      return nlohmann::json{};
+    }
+  }();
+  return shape;
+}
+
 /// A materializer with its event type erased: decodes `args` into the event
 /// (throwing decode_error) and applies it.
 using materializer_fn = std::function<void(const nlohmann::json& args, sql_writer& writer)>;
@@ -143,6 +171,9 @@ class schema_builder {
                   "multistore: a materializer is called as fn(const E&, multistore::sql_writer&)");
     add_materializer(std::string{std::string_view{E::name}},
                      [fn = std::move(fn)](const nlohmann::json& args, sql_writer& writer) {
+                       if (auto why = detail::number_mismatch(args, detail::event_shape<E>());
+                           !why.empty())
+                         throw detail::decode_error(why);
                        std::optional<E> event;
                        try {
                          event.emplace(args.template get<E>());
