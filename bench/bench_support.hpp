@@ -4,6 +4,8 @@
 // resident memory, a scratch directory and a parallel loop. Bench only.
 
 #include <malloc.h>
+
+#include "multistore/process_usage.hpp"
 #include <unistd.h>
 
 #include <algorithm>
@@ -143,11 +145,7 @@ class report {
 /// live memory instead of the allocator's high-water mark.
 inline double rss_bytes() {
   malloc_trim(0);
-  std::ifstream statm{"/proc/self/statm"};
-  unsigned long long size = 0;
-  unsigned long long resident = 0;
-  statm >> size >> resident;
-  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  return static_cast<double>(multistore::resident_bytes());
 }
 
 inline double mib(double bytes) {

@@ -260,22 +260,6 @@ caf::behavior client(client_actor* self, const config* cfg, ledger* book, caf::a
 
 // -- measurements ------------------------------------------------------------
 
-std::uint64_t rss_bytes() {
-  std::ifstream statm{"/proc/self/statm"};
-  std::uint64_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
-std::size_t open_fds() {
-  std::error_code ec;
-  std::size_t n = 0;
-  for (auto it = std::filesystem::directory_iterator{"/proc/self/fd", ec};
-       !ec && it != std::filesystem::directory_iterator{}; it.increment(ec))
-    ++n;
-  return n;
-}
-
 std::uint32_t percentile(std::vector<std::uint32_t> v, double p) {
   if (v.empty())
     return 0;
@@ -346,7 +330,7 @@ int main(int argc, char** argv) {
               cfg.workspaces, cfg.issues, cfg.clients, static_cast<long long>(cfg.gc_ms),
               cfg.memory ? "memory stores" : ("SQLite files in " + cfg.data.string()).c_str(),
               cfg.duration_s, static_cast<unsigned long long>(cfg.seed));
-  const auto fds_at_start = open_fds();
+  const auto fds_at_start = multistore::open_file_descriptors();
 
   ledger book;
   zipf pick_workspace{cfg.workspaces, 1.1};
@@ -384,7 +368,7 @@ int main(int argc, char** argv) {
       auto commits = book.commits.load();
       auto rate = static_cast<double>(commits - last_commits)
                   / std::chrono::duration<double>(now - last).count();
-      auto rss = rss_bytes();
+      auto rss = multistore::resident_bytes();
       peak_rss = std::max(peak_rss, rss);
       std::printf("%s[%5.1fs] stores loading=%zu active=%zu inactive=%zu | loads=%llu "
                   "disposals=%llu | commits/s=%.0f | acquire p50=%uus p99=%uus | rss=%.1fMB "
@@ -392,7 +376,7 @@ int main(int argc, char** argv) {
                   tty ? "\r\033[K" : "", std::chrono::duration<double>(now - start).count(),
                   s.loading, s.active, s.inactive, static_cast<unsigned long long>(s.loads),
                   static_cast<unsigned long long>(s.disposals), rate, percentile(window, 0.5),
-                  percentile(window, 0.99), static_cast<double>(rss) / 1e6, open_fds(),
+                  percentile(window, 0.99), static_cast<double>(rss) / 1e6, multistore::open_file_descriptors(),
                   tty ? "" : "\n");
       std::fflush(stdout);
       last = now;
@@ -431,7 +415,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(final_stats.load_failures));
   std::printf("  %-22s %7u us / %u us\n", "acquire p50 / p99", p50, p99);
   std::printf("  %-22s %10.1f MB\n", "peak RSS", static_cast<double>(peak_rss) / 1e6);
-  std::printf("  %-22s %10zu (at start %zu)\n", "open fds after", open_fds(), fds_at_start);
+  std::printf("  %-22s %10zu (at start %zu)\n", "open fds after", multistore::open_file_descriptors(), fds_at_start);
 
   verification v;
   if (cfg.memory) {

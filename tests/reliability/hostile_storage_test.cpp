@@ -303,14 +303,6 @@ TEST_CASE("a full disk fails the commit with storage_failed and keeps every ackn
 
 namespace {
 
-/// Open file descriptors of this process.
-std::size_t open_fds() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator{"/proc/self/fd"})
-    ++n;
-  return n;
-}
-
 /// Lowers the soft RLIMIT_NOFILE for the guard's lifetime.
 class fd_limit {
  public:
@@ -347,7 +339,7 @@ TEST_CASE("running out of file descriptors fails with storage_failed and the reg
   std::string failed_id;
   {
     // A file store holds three descriptors: room for two stores and a bit.
-    fd_limit limit{static_cast<rlim_t>(open_fds() + 7)};
+    fd_limit limit{static_cast<rlim_t>(multistore::open_file_descriptors() + 7)};
     for (int i = 0; i < 20 && !failure; ++i) {
       const auto id = "fd-" + std::to_string(i);
       try {

@@ -527,21 +527,6 @@ caf::behavior client(client_actor* self, run_state* run, const store_picker* pic
 
 // -- measurements -----------------------------------------------------------------------
 
-std::uint64_t rss_bytes() {
-  std::ifstream statm{"/proc/self/statm"};
-  std::uint64_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
-std::size_t open_fds() {
-  std::error_code ec;
-  std::size_t n = 0;
-  for (auto it = fs::directory_iterator{"/proc/self/fd", ec};
-       !ec && it != fs::directory_iterator{}; it.increment(ec))
-    ++n;
-  return n;
-}
 
 double mb(std::uint64_t bytes) { return static_cast<double>(bytes) / 1e6; }
 
@@ -643,7 +628,7 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
   std::printf("soak: %zu stores (%zu file, %zu memory), %zu clients, gc 0-%lld ms, %.0f s, in %s\n",
               store_count, store_count / 2, store_count - store_count / 2, client_count,
               static_cast<long long>(short_gc_max_ms), seconds, run.dir.c_str());
-  const auto fds_before_system = open_fds();
+  const auto fds_before_system = multistore::open_file_descriptors();
 
   {
     caf::actor_system_config cfg;
@@ -652,8 +637,8 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
     auto quiet = std::make_shared<spdlog::logger>(
         "soak", std::make_shared<spdlog::sinks::null_sink_mt>());
     multistore::store_registry registry{sys, {}, quiet};
-    const auto fds_at_start = open_fds();
-    const auto rss_at_start = rss_bytes();
+    const auto fds_at_start = multistore::open_file_descriptors();
+    const auto rss_at_start = multistore::resident_bytes();
 
     std::vector<caf::actor> clients;
     for (std::size_t c = 0; c < client_count; ++c)
@@ -675,8 +660,8 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
       std::this_thread::sleep_until(std::min(end, last + 1s));
       const auto now = clock_type::now();
       const double t = std::chrono::duration<double>(now - start).count();
-      const auto rss = rss_bytes();
-      const auto fds = open_fds();
+      const auto rss = multistore::resident_bytes();
+      const auto fds = multistore::open_file_descriptors();
       peak_fds = std::max(peak_fds, fds);
       samples.push_back({t, rss});
       const auto commits = run.commits.load(std::memory_order_relaxed);
@@ -824,7 +809,7 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
                 memory_checked, static_cast<unsigned long long>(memory_events));
 
     // -- clear(): no timer, no store, no descriptor left --------------------------------
-    const auto fds_before_clear = open_fds();
+    const auto fds_before_clear = multistore::open_file_descriptors();
     auto cleared = registry.clear();
     REQUIRE(cleared.wait_for(60s) == std::future_status::ready);
     cleared.get();
@@ -838,7 +823,7 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
     CHECK(after.waiting == 0);
     CHECK(after.pending_timers == 0);
     CHECK(after.loads == after.disposals + after.load_failures);
-    const auto fds_after_clear = open_fds();
+    const auto fds_after_clear = multistore::open_file_descriptors();
 
     // -- every acknowledged file event is in its store, and nothing else -----------------
     std::size_t files_checked = 0;
@@ -872,7 +857,7 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
                 static_cast<unsigned long long>(file_acked));
     CHECK(file_mismatches == 0);
     CHECK(file_events == file_acked);
-    const auto fds_after_check = open_fds();
+    const auto fds_after_check = multistore::open_file_descriptors();
 
     // -- memory: the last quarter of the run is not far above the first ---------------
     std::uint64_t first_max = 0, last_max = 0;
@@ -894,7 +879,7 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
                 "mean %.1f max %.1f MB (bound %.1f MB); after clear %.1f MB\n",
                 mb(rss_at_start), first_n ? first_sum / static_cast<double>(first_n) / 1e6 : 0.0,
                 mb(first_max), last_n ? last_sum / static_cast<double>(last_n) / 1e6 : 0.0,
-                mb(last_max), mb(bound), mb(rss_bytes()));
+                mb(last_max), mb(bound), mb(multistore::resident_bytes()));
     std::printf("soak: fds: before the actor system %zu, at start %zu, peak %zu, before clear() "
                 "%zu, after clear() %zu, after the file check %zu\n",
                 fds_before_system, fds_at_start, peak_fds, fds_before_clear, fds_after_clear,
@@ -910,5 +895,5 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
     CHECK(fds_after_clear == fds_at_start);
     CHECK(fds_after_check == fds_at_start);
   }
-  CHECK(open_fds() == fds_before_system);
+  CHECK(multistore::open_file_descriptors() == fds_before_system);
 }

@@ -5,6 +5,7 @@
 #include "multistore/abort_signal.hpp"
 #include "multistore/errors.hpp"
 #include "multistore/options.hpp"
+#include "multistore/process_usage.hpp"
 #include "multistore/schema.hpp"
 #include "multistore/sql_value.hpp"
 #include "multistore/store.hpp"
