@@ -331,6 +331,13 @@ class fd_limit {
 
 TEST_CASE("running out of file descriptors fails with storage_failed and the registry keeps serving",
           "[reliability][hostile][fds]") {
+  if (std::string_view{MULTISTORE_TEST_SANITIZERS}.find("undefined") != std::string_view::npos) {
+    // UBSan's vptr check probes the vtable's memory through a pipe, so with
+    // no descriptor left it reports every virtual call (inside CAF too) as
+    // an invalid vptr. The normal and ThreadSanitizer passes run this test.
+    WARN("SKIPPED: UBSan's vptr check needs a free file descriptor");
+    return;
+  }
   world w;
   const auto dir = w.root() / "fds";
   w.add_storage_dir(dir);
