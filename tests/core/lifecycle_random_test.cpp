@@ -12,14 +12,7 @@
 #include <variant>
 #include <vector>
 
-#include "multistore/lifecycle.hpp"
-
-namespace lc = multistore::lifecycle;
-using multistore::errc;
-using multistore::gc_duration;
-using multistore::gc_never;
-using multistore::store_state;
-using namespace std::chrono_literals;
+#include "lifecycle_rig.hpp"  // lc, the names of the lifecycle tests
 
 namespace {
 
