@@ -38,11 +38,8 @@ std::optional<std::string> read_id(const std::filesystem::path& file) {
 }
 
 tl::unexpected<error> io_failure(const std::string& what, const std::filesystem::path& file,
-                                 const std::string& why, int err = 0) {
-  if (err == EMFILE || err == ENFILE)
-    return fail(errc::storage_failed,
-                what + " " + file.string() + ": " + why + " (out of file descriptors)");
-  return fail(errc::load_failed, what + " " + file.string() + ": " + why);
+                                 int err) {
+  return tl::unexpected(system_error(errc::load_failed, what + " " + file.string(), err));
 }
 
 }  // namespace
@@ -53,7 +50,7 @@ result<std::string> load_or_create_client_id(const std::filesystem::path& direct
   std::error_code ec;
   std::filesystem::create_directories(directory, ec);
   if (ec)
-    return io_failure("cannot create directory", directory, ec.message(), ec.value());
+    return io_failure("cannot create directory", directory, ec.value());
   const auto file = directory / ".client-id";
   if (auto id = read_id(file))
     return *id;
@@ -66,19 +63,20 @@ result<std::string> load_or_create_client_id(const std::filesystem::path& direct
     out.flush();
     if (!out) {
       const int err = errno;
-      return io_failure("cannot write", temp, std::strerror(err), err);
+      return io_failure("cannot write", temp, err);
     }
   }
   // link() fails when the file exists: the first creator wins, others read its id.
   if (::link(temp.c_str(), file.c_str()) != 0 && errno != EEXIST) {
     const int err = errno;
     std::filesystem::remove(temp, ec);
-    return io_failure("cannot create", file, std::strerror(err), err);
+    return io_failure("cannot create", file, err);
   }
   std::filesystem::remove(temp, ec);
   if (auto existing = read_id(file))
     return *existing;
-  return io_failure("cannot read", file, "the file does not hold a valid client id");
+  return fail(errc::load_failed,
+              "cannot read " + file.string() + ": the file does not hold a valid client id");
 }
 
 }  // namespace multistore

@@ -1,5 +1,8 @@
 #include "multistore/errors.hpp"
 
+#include <cerrno>
+#include <cstring>
+
 namespace multistore {
 
 std::string_view to_string(errc code) noexcept {
@@ -36,5 +39,16 @@ store_error::store_error(errc code, const std::string& message)
     : std::runtime_error(describe(code, message)), code_(code) {}
 
 store_error::store_error(const error& err) : store_error(err.code, err.message) {}
+
+bool out_of_descriptors(int err) noexcept { return err == EMFILE || err == ENFILE; }
+
+error system_error(errc code, std::string what, int err) {
+  what += ": ";
+  what += std::strerror(err);
+  if (!out_of_descriptors(err))
+    return error{code, std::move(what)};
+  what += " (out of file descriptors)";
+  return error{errc::storage_failed, std::move(what)};
+}
 
 }  // namespace multistore

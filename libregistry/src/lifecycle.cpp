@@ -152,8 +152,7 @@ struct machine::impl {
     std::vector<request_id> closers;
     /// Waits in `queue_` for a slot: no instance started, holds no slot.
     bool queued = false;
-    /// Linked into the LRU list of inactive entries.
-    bool in_lru = false;
+    /// Links in `lru_` while inactive.
     entry* lru_prev = nullptr;
     entry* lru_next = nullptr;
   };
@@ -242,7 +241,7 @@ struct machine::impl {
   void remove(entry& e) {
     assert(e.observers == 0 && e.waiters.empty() && e.leases == nullptr);
     drop_timer(e);
-    lru_unlink(e);
+    if (e.state == phase::inactive) lru_.unlink(e);
     if (!e.queued) --open_;
     if (e.prev != nullptr) e.prev->next = e.next;
     else live_ = e.next;
@@ -276,25 +275,11 @@ struct machine::impl {
     retired_.unlink(rec);
   }
 
-  // -- the inactive LRU list -----------------------------------------------------
-
-  void lru_push(entry& e) {
-    assert(!e.in_lru);
-    e.in_lru = true;
-    lru_.push_back(e);
-  }
-
-  void lru_unlink(entry& e) {
-    if (!e.in_lru) return;
-    e.in_lru = false;
-    lru_.unlink(e);
-  }
-
   /// Moves the entry to a new phase, keeping the LRU list to inactive entries.
   void set_phase(entry& e, phase p) {
-    if (e.state == phase::inactive) lru_unlink(e);
+    if (e.state == phase::inactive) lru_.unlink(e);
     e.state = p;
-    if (p == phase::inactive) lru_push(e);
+    if (p == phase::inactive) lru_.push_back(e);
   }
 
   // -- leases ------------------------------------------------------------------
@@ -580,8 +565,8 @@ struct machine::impl {
       case phase::inactive:
         raise_gc(*e, p.gc_time);
         out.emplace_back(answer_ready{p.request, p.store_id, e->instance, 0});
-        lru_unlink(*e);  // a read is a use: most recently used now
-        lru_push(*e);
+        lru_.unlink(*e);  // a read is a use: most recently used now
+        lru_.push_back(*e);
         start_gc_window(*e, now, out);
         return;
       case phase::loading:

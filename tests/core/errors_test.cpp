@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <set>
 #include <string>
 
@@ -45,4 +47,18 @@ TEST_CASE("every store_state value has a name", "[errors]") {
   CHECK(multistore::to_string(store_state::inactive) == "inactive");
   CHECK(multistore::to_string(store_state::disposed) == "disposed");
   CHECK(multistore::to_string(static_cast<store_state>(0)) == "unknown");
+}
+
+TEST_CASE("a failed system call keeps its code unless it ran out of file descriptors",
+          "[errors]") {
+  auto e = multistore::system_error(errc::load_failed, "cannot open x", ENOENT);
+  CHECK(e.code == errc::load_failed);
+  CHECK(e.message == std::string{"cannot open x: "} + std::strerror(ENOENT));
+  for (int err : {EMFILE, ENFILE}) {
+    auto full = multistore::system_error(errc::load_failed, "cannot open x", err);
+    CHECK(full.code == errc::storage_failed);
+    CHECK_THAT(full.message, Catch::StartsWith("cannot open x: ")
+                                 && Catch::EndsWith("(out of file descriptors)"));
+  }
+  CHECK_FALSE(multistore::out_of_descriptors(EACCES));
 }

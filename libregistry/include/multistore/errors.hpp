@@ -46,6 +46,15 @@ struct error {
 template <class T>
 using result = tl::expected<T, error>;
 
+/// Whether an errno value says the process or system ran out of file
+/// descriptors (EMFILE, ENFILE).
+bool out_of_descriptors(int err) noexcept;
+
+/// A failed system call as an error: "<what>: <strerror>". Running out of
+/// file descriptors is the process's resources, not the store's fault: it is
+/// `storage_failed` whatever `code` says, and the message names it.
+error system_error(errc code, std::string what, int err);
+
 /// Shorthand for returning an error from a function returning `result<T>`.
 inline tl::unexpected<error> fail(errc code, std::string message) {
   return tl::unexpected<error>(error{code, std::move(message)});

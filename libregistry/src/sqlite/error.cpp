@@ -1,6 +1,5 @@
 #include "multistore/sqlite/error.hpp"
 
-#include <cerrno>
 #include <cstring>
 
 #include <sqlite3.h>
@@ -50,7 +49,7 @@ error to_error(int rc, operation op, sqlite3* db, std::string_view context) {
   // fault: storage_failed whatever the operation, naming the cause.
   if (db != nullptr && (primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR)) {
     const int sys = sqlite3_system_errno(db);
-    if (sys == EMFILE || sys == ENFILE) {
+    if (out_of_descriptors(sys)) {
       code = errc::storage_failed;
       detail += " (out of file descriptors: ";
       detail += std::strerror(sys);

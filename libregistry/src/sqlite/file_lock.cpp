@@ -37,11 +37,8 @@ error in_use(const std::filesystem::path& file, std::string_view store_id) {
 }
 
 error system_error(const char* what, const std::filesystem::path& file, int err) {
-  // Out of file descriptors is the process's resources, not the store's fault.
-  const bool exhausted = err == EMFILE || err == ENFILE;
-  return error{exhausted ? errc::storage_failed : errc::load_failed,
-               std::string{what} + " " + file.string() + ": " + std::strerror(err)
-                   + (exhausted ? " (out of file descriptors)" : "")};
+  return multistore::system_error(errc::load_failed, std::string{what} + " " + file.string(),
+                                  err);
 }
 
 }  // namespace
