@@ -525,7 +525,7 @@ int main(int argc, char** argv) {
     std::vector<double> ours, raw;
     measure_create(scratch.path(), opt, 10, ours, raw);
     results.push_back(
-        compare("creation of a new store (raw create + tables)", "ms", ours, raw, 2.0, false));
+        compare("creation of a new store (raw create + tables)", "ms", ours, raw, 1.5, false));
   }
   print(results, context, opt);
   if (!opt.json_path.empty())
