@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -15,6 +18,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -258,6 +262,96 @@ void gc_precision(caf::actor_system& sys, multistore::store_registry& registry,
 
 }  // namespace
 
+/// Acquires `options` at once; on go, commits `n` single-event commits in a
+/// row, each after the previous one was acknowledged. Acquiring before the
+/// go lets all clients start committing together.
+caf::behavior commit_client(caf::event_based_actor* self, caf::actor registry,
+                            multistore::store_options<notes_schema> options, std::uint64_t n,
+                            caf::actor done) {
+  using store_t = multistore::acquired_store<notes_schema>;
+  struct progress {
+    std::uint64_t left;
+    std::optional<store_t> store;
+    bool go = false;
+    std::function<void()> step;
+  };
+  auto p = std::make_shared<progress>(progress{n, std::nullopt, false, nullptr});
+  auto events = store_t::events(note_added{"a note"});
+  p->step = [=] {
+    if (!p->store || !p->go)
+      return;
+    if (p->left-- == 0) {
+      multistore::release_store(self, registry, *p->store);
+      self->send(done, caf::ok_atom::value);
+      self->quit();
+      p->step = nullptr;  // breaks the cycle through the captured pointer
+      return;
+    }
+    self->request(p->store->store, caf::infinite, multistore::commit_atom::value, events)
+        .then([=](std::uint64_t) { p->step(); });
+  };
+  multistore::acquire_store(
+      self, registry, options,
+      [=](store_t s) {
+        p->store = std::move(s);
+        p->step();
+      },
+      [=](const multistore::error& e) {
+        std::fprintf(stderr, "actors_bench: %s\n", e.message.c_str());
+        std::exit(2);
+      });
+  return {[=](go_atom) {
+    p->go = true;
+    p->step();
+  }};
+}
+
+/// Single-event commits from `clients` actors to one file store: the store
+/// actor groups the commits that queue up into one transaction. The baseline
+/// is the same number of single-event commits made directly on a store_engine,
+/// one transaction each: what the actor would do without grouping.
+void concurrent_commits(caf::actor_system& sys, multistore::store_registry& registry,
+                        int clients, multistore::sync_level sync) {
+  const std::uint64_t per_client = sync == multistore::sync_level::full ? 100 : 2000;
+  const auto total = per_client * static_cast<std::uint64_t>(clients);
+  auto dir = std::filesystem::temp_directory_path()
+             / ("multistore-actors-bench-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::vector<double> raw, ms;
+  for (int round = 0; round < 5; ++round) {
+    {
+      auto engine = multistore::store_engine::open(
+          multistore::schema_of<notes_schema>(), "raw-" + std::to_string(round),
+          multistore::sqlite_adapter{dir, sync}, {"bench-client", "bench-session"});
+      if (!engine) {
+        std::fprintf(stderr, "actors_bench: %s\n", engine.error().message.c_str());
+        std::exit(2);
+      }
+      auto records = multistore::encode_events(note_added{"a note"});
+      auto t0 = bench_clock::now();
+      for (std::uint64_t i = 0; i < total; ++i)
+        if (!(*engine)->commit(records))
+          std::exit(2);
+      raw.push_back(static_cast<double>(total)
+                    / std::chrono::duration<double>(bench_clock::now() - t0).count());
+    }
+    multistore::store_options<notes_schema> opts{
+        .store_id = "grouped-" + std::to_string(round),
+        .storage = multistore::sqlite_adapter{dir, sync},
+        .gc_time = std::chrono::milliseconds{0}};
+    auto holder = registry.use(opts);  // keeps the store loaded: clients acquire it cached
+    ms.push_back(run_clients(sys, clients, per_client, [&](int, caf::scoped_actor& self) {
+      return sys.spawn(commit_client, registry.actor(), opts, per_client, caf::actor{self});
+    }));
+  }
+  std::filesystem::remove_all(dir);
+  auto m = median(ms), b = median(raw);
+  report({"commit 1 event, " + std::to_string(clients) + " actor(s), sync "
+              + (sync == multistore::sync_level::full ? "FULL" : "NORMAL"),
+          m, b, "ev/s", m / b, "info", true});
+}
+
 int main(int argc, char** argv) {
   std::string json_path, only;
   for (int i = 1; i + 1 < argc; ++i) {
@@ -281,6 +375,10 @@ int main(int argc, char** argv) {
         actor_acquire(sys, registry, clients);
     if (wanted("blocking"))
       blocking_use(sys, registry);
+    if (wanted("commit"))
+      for (auto sync : {multistore::sync_level::normal, multistore::sync_level::full})
+        for (int clients : {1, 8})
+          concurrent_commits(sys, registry, clients, sync);
     if (wanted("gc")) {
       gc_precision(sys, registry, std::chrono::microseconds{1000});
       gc_precision(sys, registry, std::chrono::microseconds{0});

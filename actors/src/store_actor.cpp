@@ -1,5 +1,6 @@
 #include "multistore/store_actor.hpp"
 
+#include <span>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -16,9 +17,18 @@ namespace multistore::detail {
 
 namespace {
 
+/// Sent by a store actor to itself: commit the commits it held back.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
 struct subscriber_entry {
   subscription sub;
   caf::actor_addr subscriber;
+};
+
+/// A commit held back to share a transaction with the ones queued behind it.
+struct held_commit {
+  caf::response_promise answer;
+  std::vector<event_record> records;
 };
 
 struct store_actor_state {
@@ -26,10 +36,45 @@ struct store_actor_state {
   std::unique_ptr<store_engine> engine;
   std::unordered_map<std::uint64_t, subscriber_entry> subscriptions;
   std::uint64_t next_subscription = 1;
+  std::vector<held_commit> held;  ///< in arrival order
+  bool flush_sent = false;
 
   ~store_actor_state() { close(); }
 
+  /// Commits the held commits in one transaction (group commit) and answers
+  /// each; a store that is shut down answers store_disposed.
+  void flush() noexcept {
+    if (held.empty())
+      return;
+    auto batch = std::move(held);
+    held.clear();
+    try {
+      std::vector<std::span<const event_record>> spans;
+      spans.reserve(batch.size());
+      for (const auto& h : batch)
+        spans.emplace_back(h.records);
+      std::vector<result<std::uint64_t>> results;
+      if (engine)
+        results = engine->commit_group(spans);
+      else
+        results.assign(batch.size(), tl::unexpected(error{errc::store_disposed,
+                                                          "store '" + args.store_id
+                                                              + "' is shut down"}));
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (results[i])
+          batch[i].answer.deliver(*results[i]);
+        else
+          batch[i].answer.deliver(to_caf_error(results[i].error()));
+      }
+    } catch (const std::exception& e) {  // out of memory: nothing may stay unanswered
+      for (auto& h : batch)
+        if (h.answer.pending())
+          h.answer.deliver(to_caf_error(errc::storage_failed, e.what()));
+    }
+  }
+
   void close() noexcept {
+    flush();
     subscriptions.clear();
     if (engine) {
       engine->shutdown();
@@ -126,14 +171,31 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
                                 "arguments of event '" + e.name + "' are not valid JSON");
           records.push_back(event_record{e.name, std::move(parsed)});
         }
-        auto seq = st.engine->commit(records);
-        if (!seq)
-          return to_caf_error(seq.error());
-        return *seq;
+        if (st.held.empty() && self->mailbox().empty()) {  // nothing to share a transaction with
+          auto seq = st.engine->commit(records);
+          if (!seq)
+            return to_caf_error(seq.error());
+          return *seq;
+        }
+        // More messages are queued: hold this commit until the flush message,
+        // queued behind them, so that the commits among them share one
+        // transaction. Any other message flushes first, keeping mailbox order.
+        auto answer = self->make_response_promise();
+        st.held.push_back(held_commit{answer, std::move(records)});
+        if (!st.flush_sent) {
+          st.flush_sent = true;
+          self->send(self, flush_atom::value);
+        }
+        return answer;
+      },
+      [self](flush_atom) {
+        self->state.flush_sent = false;
+        self->state.flush();
       },
       [self](query_atom, const std::string& sql,
              const std::string& params) -> caf::result<std::string> {
         auto& st = self->state;
+        st.flush();
         if (!st.engine)
           return disposed(st);
         auto bound = decode_params(params);
@@ -147,6 +209,7 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
       [self](subscribe_atom, const std::string& sql, const std::string& params,
              const caf::actor& subscriber) -> caf::result<std::uint64_t> {
         auto& st = self->state;
+        st.flush();
         if (!st.engine)
           return disposed(st);
         auto bound = decode_params(params);
@@ -163,9 +226,13 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
         st.subscriptions.emplace(id, subscriber_entry{std::move(*sub), subscriber.address()});
         return id;
       },
-      [self](unsubscribe_atom, std::uint64_t id) { self->state.subscriptions.erase(id); },
+      [self](unsubscribe_atom, std::uint64_t id) {
+        self->state.flush();
+        self->state.subscriptions.erase(id);
+      },
       [self](caf::get_atom) -> caf::result<std::string, std::uint64_t> {
         auto& st = self->state;
+        st.flush();
         if (!st.engine)
           return disposed(st);
         return {st.args.store_id, st.engine->head()};

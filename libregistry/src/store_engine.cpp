@@ -389,6 +389,64 @@ struct store_engine::impl final : detail::write_context {
     return rows;
   }
 
+  // ---- commits -----------------------------------------------------------------
+
+  /// Appends `events` to the log and runs their materializers inside the
+  /// open transaction, numbering them after `seq`, which ends at the last
+  /// one. On error the caller rolls back what this wrote.
+  result<void> append(std::span<const event_record> events, std::uint64_t& seq,
+                      std::int64_t time) {
+    sql_writer writer{*this};
+    auto& ins = insert_event;
+    std::string args_text;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const auto& e = events[i];
+      auto where = [&] {
+        return "event '" + e.name + "' (" + std::to_string(i + 1) + " of "
+               + std::to_string(events.size()) + ")";
+      };
+      const auto* materialize = schema->materializer(e.name);
+      if (materialize == nullptr)
+        return fail(errc::invalid_event,
+                    where() + " is not in schema '" + schema->name() + "'; nothing was committed");
+      if (nests_deeper_than(e.args, max_args_depth))
+        return fail(errc::invalid_event, where() + " has arguments nested more than "
+                                             + std::to_string(max_args_depth)
+                                             + " levels deep; nothing was committed");
+      try {
+        args_text = e.args.dump();
+      } catch (const std::exception& ex) {
+        return fail(errc::invalid_event, where() + " has arguments that cannot be stored: "
+                                             + ex.what() + "; nothing was committed");
+      }
+      ++seq;
+      ins.bind(1, static_cast<std::int64_t>(seq));
+      ins.bind(2, std::string_view{e.name});
+      ins.bind(3, std::string_view{args_text});
+      ins.bind(4, std::string_view{identity.client_id});
+      ins.bind(5, std::string_view{identity.session_id});
+      ins.bind(6, time);
+      int rc = ins.step();
+      ins.reset();
+      if (rc != sqlite::done)
+        return tl::unexpected(sqlite::to_error(rc, operation::write, db.handle(),
+                                               "appending " + where() + " to the log"));
+      try {
+        (*materialize)(e.args, writer);
+      } catch (const detail::decode_error& ex) {
+        return fail(errc::invalid_event, where() + " does not decode: " + ex.what()
+                                             + "; nothing was committed");
+      } catch (const std::exception& ex) {
+        return fail(errc::storage_failed, "the materializer of " + where() + " failed: "
+                                              + ex.what() + "; nothing was committed");
+      } catch (...) {
+        return fail(errc::storage_failed, "the materializer of " + where()
+                                              + " threw; nothing was committed");
+      }
+    }
+    return {};
+  }
+
   // ---- subscriptions -----------------------------------------------------------
 
   void notify() {
@@ -758,6 +816,24 @@ tl::unexpected<error> disposed(const std::string& store_id) {
   return fail(errc::store_disposed, "store '" + store_id + "' is shut down");
 }
 
+/// Runs `fn` on scope exit unless disarmed.
+template <class F>
+class scope_guard {
+ public:
+  explicit scope_guard(F fn) : fn_(std::move(fn)) {}
+  scope_guard(const scope_guard&) = delete;
+  scope_guard& operator=(const scope_guard&) = delete;
+  ~scope_guard() {
+    if (armed_)
+      fn_();
+  }
+  void disarm() noexcept { armed_ = false; }
+
+ private:
+  F fn_;
+  bool armed_ = true;
+};
+
 }  // namespace
 
 result<std::uint64_t> store_engine::commit(std::span<const event_record> events) {
@@ -767,76 +843,81 @@ result<std::uint64_t> store_engine::commit(std::span<const event_record> events)
   if (events.empty())
     return s.head;
 
-  struct dirty_guard {
-    impl& s;
-    bool armed = true;
-    ~dirty_guard() {
-      if (armed)
-        s.clear_dirty();
-    }
-  } guard{s};
-
+  // Written tables are cleared by notify(), or here when nothing committed.
+  scope_guard guard{[&s]() noexcept { s.clear_dirty(); }};
   sqlite::transaction tx{s.db};
   if (auto r = tx.begin(operation::write); !r)
     return tl::unexpected(std::move(r.error()));
-
-  const auto time = now_ms();
   auto seq = s.head;
-  sql_writer writer{s};
-  auto& ins = s.insert_event;
-  std::string args_text;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const auto& e = events[i];
-    auto where = [&] {
-      return "event '" + e.name + "' (" + std::to_string(i + 1) + " of "
-             + std::to_string(events.size()) + ")";
-    };
-    const auto* materialize = s.schema->materializer(e.name);
-    if (materialize == nullptr)
-      return fail(errc::invalid_event,
-                  where() + " is not in schema '" + s.schema->name() + "'; nothing was committed");
-    if (nests_deeper_than(e.args, max_args_depth))
-      return fail(errc::invalid_event, where() + " has arguments nested more than "
-                                           + std::to_string(max_args_depth)
-                                           + " levels deep; nothing was committed");
-    try {
-      args_text = e.args.dump();
-    } catch (const std::exception& ex) {
-      return fail(errc::invalid_event, where() + " has arguments that cannot be stored: "
-                                           + ex.what() + "; nothing was committed");
-    }
-    ++seq;
-    ins.bind(1, static_cast<std::int64_t>(seq));
-    ins.bind(2, std::string_view{e.name});
-    ins.bind(3, std::string_view{args_text});
-    ins.bind(4, std::string_view{s.identity.client_id});
-    ins.bind(5, std::string_view{s.identity.session_id});
-    ins.bind(6, time);
-    int rc = ins.step();
-    ins.reset();
-    if (rc != sqlite::done)
-      return tl::unexpected(sqlite::to_error(rc, operation::write, s.db.handle(),
-                                             "appending " + where() + " to the log"));
-    try {
-      (*materialize)(e.args, writer);
-    } catch (const detail::decode_error& ex) {
-      return fail(errc::invalid_event, where() + " does not decode: " + ex.what()
-                                           + "; nothing was committed");
-    } catch (const std::exception& ex) {
-      return fail(errc::storage_failed, "the materializer of " + where() + " failed: "
-                                            + ex.what() + "; nothing was committed");
-    } catch (...) {
-      return fail(errc::storage_failed, "the materializer of " + where()
-                                            + " threw; nothing was committed");
-    }
-  }
+  if (auto r = s.append(events, seq, now_ms()); !r)
+    return tl::unexpected(std::move(r.error()));
   if (auto r = tx.commit(operation::write); !r)
     return tl::unexpected(std::move(r.error()));
   s.head = seq;
   s.mark_dirty(s.events_table);
-  guard.armed = false;
+  guard.disarm();
   s.notify();
   return seq;
+}
+
+std::vector<result<std::uint64_t>> store_engine::commit_group(
+    std::span<const std::span<const event_record>> batches) {
+  auto& s = *impl_;
+  std::vector<result<std::uint64_t>> results;
+  results.reserve(batches.size());
+  auto fail_all = [&](const error& why) {
+    results.assign(batches.size(), tl::unexpected(why));
+    return std::move(results);
+  };
+  if (!s.open)
+    return fail_all(disposed(s.store_id).value());
+  if (batches.size() == 1) {
+    results.push_back(commit(batches.front()));
+    return results;
+  }
+
+  // Written tables are cleared by notify(), or here when nothing committed.
+  scope_guard guard{[&s]() noexcept { s.clear_dirty(); }};
+  sqlite::transaction tx{s.db};
+  if (auto r = tx.begin(operation::write); !r)
+    return fail_all(r.error());
+  const auto time = now_ms();
+  auto seq = s.head;
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    if (int rc = s.db.savepoint(); rc != SQLITE_OK)
+      return fail_all(sqlite::to_error(rc, operation::write, s.db.handle(),
+                                       "cannot start a savepoint; nothing was committed"));
+    const auto before = seq;
+    auto appended = s.append(batches[i], seq, time);
+    if (appended) {
+      if (int rc = s.db.release_savepoint(); rc != SQLITE_OK)
+        return fail_all(sqlite::to_error(rc, operation::write, s.db.handle(),
+                                         "cannot release a savepoint; nothing was committed"));
+      results.emplace_back(seq);
+      continue;
+    }
+    // The batch alone goes; the batches before it stand, unless SQLite
+    // rolled the whole transaction back (out of memory or disk): then
+    // nothing of the group was committed.
+    if (!s.db.in_transaction() || s.db.rollback_to_savepoint() != SQLITE_OK
+        || s.db.release_savepoint() != SQLITE_OK) {
+      auto why = appended.error();
+      why.message += " (the whole group of " + std::to_string(batches.size())
+                     + " commits was rolled back)";
+      return fail_all(why);
+    }
+    seq = before;
+    results.emplace_back(tl::unexpected(std::move(appended.error())));
+  }
+  if (auto r = tx.commit(operation::write); !r)
+    return fail_all(r.error());
+  if (seq != s.head) {
+    s.head = seq;
+    s.mark_dirty(s.events_table);
+  }
+  guard.disarm();
+  s.notify();
+  return results;
 }
 
 result<nlohmann::json> store_engine::query(std::string_view sql,

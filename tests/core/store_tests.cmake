@@ -2,7 +2,7 @@
 multistore_add_test(core_store_tests
   SOURCES store_engine_test.cpp store_query_test.cpp store_subscription_test.cpp
           store_schema_test.cpp store_file_test.cpp store_typed_test.cpp
-          store_client_identity_test.cpp store_sqlite_test.cpp
+          store_client_identity_test.cpp store_sqlite_test.cpp store_group_commit_test.cpp
   LIBS multistore::registry SQLite::SQLite3 LABELS core)
 
 # Committing an event type outside the schema must not compile, and must fail

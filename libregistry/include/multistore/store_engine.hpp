@@ -98,6 +98,17 @@ class store_engine {
   /// or broke a constraint, or SQLite failed), store_disposed.
   result<std::uint64_t> commit(std::span<const event_record> events);
 
+  /// Group commit: commits independent `batches` in one transaction, so that
+  /// many small commits share one write of the log. Each batch is all or
+  /// nothing on its own, exactly as if passed to commit() in this order: a
+  /// batch that fails is rolled back alone (a savepoint) and the others
+  /// stand. Results come back in order, each after the transaction
+  /// committed; when the transaction itself fails, or SQLite rolls it back
+  /// (out of memory or disk), every batch reports that error and nothing was
+  /// written. Subscriptions are notified once, after the transaction.
+  std::vector<result<std::uint64_t>> commit_group(
+      std::span<const std::span<const event_record>> batches);
+
   /// Runs a read-only statement with `params` bound to its `?` in order; rows
   /// come back as a JSON array of {column: value} objects (blobs as
   /// {"$blob": "<hex>"}). A statement that would write, ATTACH, control

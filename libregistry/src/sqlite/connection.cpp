@@ -30,18 +30,13 @@ result<connection> connection::open_memory() {
 }
 
 connection::connection(connection&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)),
-      begin_(std::move(other.begin_)),
-      commit_(std::move(other.commit_)),
-      rollback_(std::move(other.rollback_)) {}
+    : db_(std::exchange(other.db_, nullptr)), control_(std::move(other.control_)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
   if (this != &other) {
     close();
     db_ = std::exchange(other.db_, nullptr);
-    begin_ = std::move(other.begin_);
-    commit_ = std::move(other.commit_);
-    rollback_ = std::move(other.rollback_);
+    control_ = std::move(other.control_);
   }
   return *this;
 }
@@ -49,9 +44,7 @@ connection& connection::operator=(connection&& other) noexcept {
 connection::~connection() { close(); }
 
 void connection::close() noexcept {
-  begin_ = statement{};
-  commit_ = statement{};
-  rollback_ = statement{};
+  control_ = control_statements{};
   if (db_ != nullptr)
     sqlite3_close_v2(std::exchange(db_, nullptr));
 }
@@ -127,8 +120,17 @@ int connection::run_cached(statement& slot, const char* sql) noexcept {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int connection::begin() noexcept { return run_cached(begin_, "BEGIN"); }
-int connection::commit() noexcept { return run_cached(commit_, "COMMIT"); }
-int connection::rollback() noexcept { return run_cached(rollback_, "ROLLBACK"); }
+int connection::begin() noexcept { return run_cached(control_.begin, "BEGIN"); }
+int connection::commit() noexcept { return run_cached(control_.commit, "COMMIT"); }
+int connection::rollback() noexcept { return run_cached(control_.rollback, "ROLLBACK"); }
+int connection::savepoint() noexcept {
+  return run_cached(control_.savepoint, "SAVEPOINT batch");
+}
+int connection::release_savepoint() noexcept {
+  return run_cached(control_.release, "RELEASE batch");
+}
+int connection::rollback_to_savepoint() noexcept {
+  return run_cached(control_.rollback_to, "ROLLBACK TO batch");
+}
 
 }  // namespace multistore::sqlite

@@ -59,6 +59,11 @@ class connection {
   int begin() noexcept;
   int commit() noexcept;
   int rollback() noexcept;
+  /// One savepoint inside an open transaction (they do not nest here):
+  /// SAVEPOINT, RELEASE it, or ROLLBACK TO it (which keeps it open).
+  int savepoint() noexcept;
+  int release_savepoint() noexcept;
+  int rollback_to_savepoint() noexcept;
 
   /// Finalizes the connection's own statements and closes. Idempotent.
   void close() noexcept;
@@ -68,10 +73,13 @@ class connection {
   static result<connection> open_path(const char* path, int flags);
   int run_cached(statement& slot, const char* sql) noexcept;
 
+  /// The transaction-control statements, prepared on first use.
+  struct control_statements {
+    statement begin, commit, rollback, savepoint, release, rollback_to;
+  };
+
   sqlite3* db_ = nullptr;
-  statement begin_;
-  statement commit_;
-  statement rollback_;
+  control_statements control_;
 };
 
 }  // namespace multistore::sqlite

@@ -1,0 +1,120 @@
+// Group commit in the store actor: commits that are queued together share one
+// transaction, and each keeps its own all-or-nothing answer.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "multistore/actor_api.hpp"
+#include "multistore/registry_actor.hpp"
+#include "multistore/testing.hpp"
+#include "schemas.hpp"
+#include "temp_dir.hpp"
+
+using namespace std::chrono_literals;
+using multistore::errc;
+using multistore::store_options;
+using test_schemas::issue_created;
+using test_schemas::issue_schema;
+
+namespace {
+
+using store_t = multistore::acquired_store<issue_schema>;
+
+/// The answer to each request of a burst, by its position in the burst.
+struct burst_answers {
+  std::map<int, std::uint64_t> seq;
+  std::map<int, errc> error;
+  std::optional<std::string> rows;  ///< the query's answer, when the burst ends with one
+};
+
+/// Acquires `options`, then sends every commit of `commits` to the store at
+/// once, without waiting for an answer, followed by a count query, or by a
+/// shutdown of the store when `shutdown_after`.
+caf::behavior burst_client(caf::event_based_actor* self, caf::actor registry,
+                           store_options<issue_schema> options,
+                           std::vector<std::vector<multistore::wire_event>> commits,
+                           bool shutdown_after, burst_answers* out) {
+  multistore::acquire_store(
+      self, registry, options,
+      [=](store_t s) {
+        for (int i = 0; i < static_cast<int>(commits.size()); ++i)
+          self->request(s.store, caf::infinite, multistore::commit_atom::value,
+                        commits[static_cast<std::size_t>(i)])
+              .then([=](std::uint64_t seq) { out->seq[i] = seq; },
+                    [=](caf::error& e) { out->error[i] = multistore::to_error(e).code; });
+        if (shutdown_after) {
+          self->send(s.store, multistore::shutdown_atom::value);
+          return;
+        }
+        self->request(s.store, caf::infinite, multistore::query_atom::value,
+                      std::string{"SELECT count(*) AS n FROM issues"}, std::string{})
+            .then([=](const std::string& rows) { out->rows = rows; });
+      },
+      [](const multistore::error&) {});
+  return {[](caf::get_atom) {}};
+}
+
+std::vector<multistore::wire_event> creating(std::initializer_list<const char*> ids) {
+  std::vector<multistore::wire_event> out;
+  for (const auto* id : ids)
+    out.push_back(store_t::events(issue_created{id, "from a burst"}).front());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("commits queued together share one transaction and fail alone", "[actors][group]") {
+  multistore::testing::fixture fx;
+  store_options<issue_schema> opts{.store_id = "burst", .gc_time = 10s};
+  auto h = fx.use(opts);
+  std::vector<nlohmann::json> seen;
+  auto sub = h.subscribe("SELECT count(*) AS n FROM issues",
+                         [&](const nlohmann::json& rows) { seen.push_back(rows); });
+  fx.run();
+  REQUIRE(seen.size() == 1);
+
+  burst_answers out;
+  // The second commit repeats the first one's primary key: it alone fails.
+  auto client = fx.system().spawn(burst_client, fx.registry(), opts,
+                                  std::vector{creating({"1"}), creating({"2", "1"}),
+                                              creating({"3", "4"})},
+                                  false, &out);
+  fx.run();
+  CHECK(out.seq == std::map<int, std::uint64_t>{{0, 1}, {2, 3}});
+  CHECK(out.error == std::map<int, errc>{{1, errc::storage_failed}});
+  // The query was sent after the commits and sees them: mailbox order holds.
+  REQUIRE(out.rows);
+  CHECK(nlohmann::json::parse(*out.rows)[0]["n"] == 3);
+  // One transaction, so one notification: separate ones would have sent 1 and then 3.
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1][0]["n"] == 3);
+  auto log = h.query("SELECT seq, json_extract(args, '$.id') AS id FROM __events ORDER BY seq");
+  CHECK(log == nlohmann::json::parse(R"([{"seq":1,"id":"1"},{"seq":2,"id":"3"},{"seq":3,"id":"4"}])"));
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+  fx.run();
+}
+
+TEST_CASE("a store shut down with commits held back commits them first", "[actors][group]") {
+  temp_dir dir;
+  multistore::testing::fixture fx;
+  store_options<issue_schema> opts{.store_id = "held",
+                                   .storage = multistore::sqlite_adapter{dir.path()},
+                                   .gc_time = 10s};
+  burst_answers out;
+  auto client = fx.system().spawn(burst_client, fx.registry(), opts,
+                                  std::vector{creating({"1"}), creating({"2"})}, true, &out);
+  fx.run();
+  // Both were held behind each other when the shutdown arrived: acknowledged and on disk.
+  CHECK(out.seq == std::map<int, std::uint64_t>{{0, 1}, {1, 2}});
+  CHECK(out.error.empty());
+  CHECK(fx.inspect("held").state == multistore::store_state::disposed);
+  auto h = fx.use(opts);
+  CHECK(h.query("SELECT count(*) AS n FROM issues")[0]["n"] == 2);
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+  fx.run();
+}
