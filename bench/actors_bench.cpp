@@ -2,6 +2,7 @@
 // Prints, for each measure, multistore's figure, the baseline, the ratio, the
 // bar and PASS/FAIL; --json FILE writes the same as JSON. Never a unit test.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -306,12 +307,40 @@ caf::behavior commit_client(caf::event_based_actor* self, caf::actor registry,
   }};
 }
 
-/// Single-event commits from `clients` actors to one file store: the store
-/// actor groups the commits that queue up into one transaction. The baseline
-/// is the same number of single-event commits made directly on a store_engine,
-/// one transaction each: what the actor would do without grouping.
+/// Commits `n` single events through a blocking handle on each of `threads`
+/// threads, all starting together; events per second.
+double thread_commits(multistore::store_registry& registry,
+                      const multistore::store_options<notes_schema>& opts, int threads,
+                      std::uint64_t n) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      auto h = registry.use(opts);
+      ++ready;
+      while (!go.load())
+        std::this_thread::yield();
+      for (std::uint64_t i = 0; i < n; ++i)
+        h.commit(note_added{"a note"});
+    });
+  while (ready.load() < threads)
+    std::this_thread::yield();
+  auto t0 = bench_clock::now();
+  go = true;
+  for (auto& t : pool)
+    t.join();
+  return static_cast<double>(n) * threads
+         / std::chrono::duration<double>(bench_clock::now() - t0).count();
+}
+
+/// Single-event commits from `clients` actors, or from as many threads with
+/// blocking handles, to one file store: the store actor groups the commits
+/// that queue up into one transaction. The baseline is the same number of
+/// single-event commits made directly on a store_engine, one transaction
+/// each: what the store actor would do without grouping.
 void concurrent_commits(caf::actor_system& sys, multistore::store_registry& registry,
-                        int clients, multistore::sync_level sync) {
+                        int clients, multistore::sync_level sync, bool threads) {
   const std::uint64_t per_client = sync == multistore::sync_level::full ? 100 : 2000;
   const auto total = per_client * static_cast<std::uint64_t>(clients);
   auto dir = std::filesystem::temp_directory_path()
@@ -341,14 +370,17 @@ void concurrent_commits(caf::actor_system& sys, multistore::store_registry& regi
         .storage = multistore::sqlite_adapter{dir, sync},
         .gc_time = std::chrono::milliseconds{0}};
     auto holder = registry.use(opts);  // keeps the store loaded: clients acquire it cached
-    ms.push_back(run_clients(sys, clients, per_client, [&](int, caf::scoped_actor& self) {
-      return sys.spawn(commit_client, registry.actor(), opts, per_client, caf::actor{self});
-    }));
+    if (threads)
+      ms.push_back(thread_commits(registry, opts, clients, per_client));
+    else
+      ms.push_back(run_clients(sys, clients, per_client, [&](int, caf::scoped_actor& self) {
+        return sys.spawn(commit_client, registry.actor(), opts, per_client, caf::actor{self});
+      }));
   }
   std::filesystem::remove_all(dir);
   auto m = median(ms), b = median(raw);
-  report({"commit 1 event, " + std::to_string(clients) + " actor(s), sync "
-              + (sync == multistore::sync_level::full ? "FULL" : "NORMAL"),
+  report({"commit 1 event, " + std::to_string(clients) + (threads ? " thread(s)" : " actor(s)")
+              + ", sync " + (sync == multistore::sync_level::full ? "FULL" : "NORMAL"),
           m, b, "ev/s", m / b, "info", true});
 }
 
@@ -376,9 +408,10 @@ int main(int argc, char** argv) {
     if (wanted("blocking"))
       blocking_use(sys, registry);
     if (wanted("commit"))
-      for (auto sync : {multistore::sync_level::normal, multistore::sync_level::full})
-        for (int clients : {1, 8})
-          concurrent_commits(sys, registry, clients, sync);
+      for (bool threads : {false, true})
+        for (auto sync : {multistore::sync_level::normal, multistore::sync_level::full})
+          for (int clients : {1, 8})
+            concurrent_commits(sys, registry, clients, sync, threads);
     if (wanted("gc")) {
       gc_precision(sys, registry, std::chrono::microseconds{1000});
       gc_precision(sys, registry, std::chrono::microseconds{0});

@@ -23,6 +23,9 @@
 /// string, {"$blob": hex}); "" means none. A subscriber receives
 /// (update_atom, uint64 id, std::string rows) first at once, then after each
 /// commit that changed the result. Subscriptions end when the subscriber dies.
+/// Commits that queue up while the store works share one transaction (group
+/// commit); each is still answered on its own and all or nothing, and any
+/// other request first commits what was held, so answers follow mailbox order.
 /// Errors: `invalid_event`, `storage_failed`, `query_failed`; a dead store
 /// answers with CAF's own "receiver down", which the facade reports as
 /// `store_disposed`.
