@@ -8,6 +8,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
 
 #include "multistore/actor_api.hpp"
 #include "multistore/registry_actor.hpp"
@@ -57,6 +58,25 @@ caf::behavior burst_client(caf::event_based_actor* self, caf::actor registry,
       },
       [](const multistore::error&) {});
   return {[](caf::get_atom) {}};
+}
+
+using go_atom = caf::atom_constant<caf::atom("go")>;
+
+/// Acquires `options` and keeps the store in `*store`; on go, sends it two
+/// commits at once.
+caf::behavior pair_client(caf::event_based_actor* self, caf::actor registry,
+                          store_options<issue_schema> options, burst_answers* out,
+                          caf::actor* store) {
+  multistore::acquire_store(
+      self, registry, options, [=](store_t s) { *store = s.store; },
+      [](const multistore::error&) {});
+  return {[=](go_atom) {
+    for (int i = 0; i < 2; ++i)
+      self->request(*store, caf::infinite, multistore::commit_atom::value,
+                    store_t::events(issue_created{std::to_string(i), "held"}))
+          .then([=](std::uint64_t seq) { out->seq[i] = seq; },
+                [=](caf::error& e) { out->error[i] = multistore::to_error(e).code; });
+  }};
 }
 
 std::vector<multistore::wire_event> creating(std::initializer_list<const char*> ids) {
@@ -113,6 +133,36 @@ TEST_CASE("a store shut down with commits held back commits them first", "[actor
   CHECK(out.seq == std::map<int, std::uint64_t>{{0, 1}, {1, 2}});
   CHECK(out.error.empty());
   CHECK(fx.inspect("held").state == multistore::store_state::disposed);
+  auto h = fx.use(opts);
+  CHECK(h.query("SELECT count(*) AS n FROM issues")[0]["n"] == 2);
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+  fx.run();
+}
+
+TEST_CASE("a store killed with commits held back commits them before it goes",
+          "[actors][group]") {
+  temp_dir dir;
+  multistore::testing::fixture fx;
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(fx.system().scheduler());
+  store_options<issue_schema> opts{.store_id = "killed",
+                                   .storage = multistore::sqlite_adapter{dir.path()},
+                                   .gc_time = 10s};
+  burst_answers out;
+  caf::actor store;
+  auto client = fx.system().spawn(pair_client, fx.registry(), opts, &out, &store);
+  fx.run();
+  REQUIRE(store);
+  // The client alone runs and sends both commits; the kill lands behind them.
+  // The store holds the first (the second is queued) and the second, and the
+  // kill comes before the flush message it sent itself.
+  caf::anon_send(client, go_atom::value);
+  REQUIRE(sched.prioritize(client));
+  sched.run_once();
+  caf::anon_send_exit(store, caf::exit_reason::kill);
+  fx.run();
+  CHECK(out.seq == std::map<int, std::uint64_t>{{0, 1}, {1, 2}});
+  CHECK(out.error.empty());
+  CHECK(fx.inspect("killed").state == multistore::store_state::disposed);
   auto h = fx.use(opts);
   CHECK(h.query("SELECT count(*) AS n FROM issues")[0]["n"] == 2);
   caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
