@@ -17,6 +17,11 @@
 // leaves the log and every state table exactly as before; a successful one
 // grows the log by the batch size, returns the new head, stores each event's
 // name and arguments unchanged, and adds one row per insert event.
+//
+// Then the batches that reached the engine go, all together, to
+// `commit_group` on a second store: each must succeed or fail exactly as it
+// did alone (same sequence number, same error code), and both stores must end
+// with the same log and the same state.
 
 #include <cmath>
 #include <cstddef>
@@ -25,6 +30,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -166,8 +172,17 @@ std::uint64_t log_size(const nlohmann::json& snap) {
   return snap["log"][0]["n"].get<std::uint64_t>();
 }
 
-/// Sends one batch down the path the store actor takes and checks the outcome.
-void commit_batch(multistore::store_engine& engine, const std::vector<wire_event>& batch) {
+/// What one batch did on its own: its records (none when the store actor
+/// refused it before the engine) and the engine's answer.
+struct batch_outcome {
+  std::vector<multistore::event_record> records;
+  multistore::result<std::uint64_t> answer;
+};
+
+/// Sends one batch down the path the store actor takes and checks the
+/// outcome; nullopt when the batch never reached the engine.
+std::optional<batch_outcome> commit_batch(multistore::store_engine& engine,
+                                          const std::vector<wire_event>& batch) {
   const auto before = snapshot(engine);
   const auto head = engine.head();
   require(head == log_size(before), "head() differs from the log");
@@ -179,7 +194,7 @@ void commit_batch(multistore::store_engine& engine, const std::vector<wire_event
     auto parsed = nlohmann::json::parse(e.args, nullptr, false);
     if (parsed.is_discarded()) {
       require(snapshot(engine) == before, "a refused batch changed the store");
-      return;
+      return std::nullopt;
     }
     records.push_back(multistore::event_record{e.name, std::move(parsed)});
   }
@@ -205,7 +220,7 @@ void commit_batch(multistore::store_engine& engine, const std::vector<wire_event
     if (first_bad == std::size_t{0})
       require(code == multistore::errc::invalid_event,
               "a batch whose first event does not decode is not invalid_event");
-    return;
+    return batch_outcome{std::move(records), seq};
   }
 
   require(!first_bad, "a batch with an unknown or undecodable event was committed");
@@ -234,6 +249,44 @@ void commit_batch(multistore::store_engine& engine, const std::vector<wire_event
           "committed item_added events did not each add a row");
   require(after["notes"].size() == before["notes"].size() + notes,
           "committed note_logged events did not each add a row");
+  return batch_outcome{std::move(records), seq};
+}
+
+/// The log without its times, and the state tables.
+nlohmann::json contents(multistore::store_engine& engine) {
+  auto log = engine.query("SELECT seq, name, args, client_id, session_id FROM __events ORDER BY seq");
+  require(log.has_value(), "reading the log failed");
+  auto snap = snapshot(engine);
+  snap["events"] = *log;
+  return snap;
+}
+
+/// Commits every batch of `alone` as one group on a fresh store and checks
+/// that it is the same as committing them one by one on `engine`.
+void check_group(multistore::store_engine& engine, const std::vector<batch_outcome>& alone) {
+  auto opened = multistore::store_engine::open(multistore::schema_of<fuzz_schema>(), "group",
+                                               multistore::memory_adapter{},
+                                               {"client-fuzz", "session-fuzz"});
+  require(opened.has_value(), "a memory store did not open");
+  auto& group = **opened;
+  std::vector<std::span<const multistore::event_record>> batches;
+  for (const auto& b : alone)
+    batches.emplace_back(b.records);
+  const auto answers = group.commit_group(batches);
+  require(answers.size() == alone.size(), "commit_group answered a different number of batches");
+  for (std::size_t i = 0; i < alone.size(); ++i) {
+    const auto& one = alone[i].answer;
+    require(answers[i].has_value() == one.has_value(),
+            "a batch succeeded in a group but failed alone, or the reverse");
+    if (one)
+      require(*answers[i] == *one, "a batch got another sequence number in a group");
+    else
+      require(answers[i].error().code == one.error().code,
+              "a batch failed with another error code in a group");
+  }
+  require(group.head() == engine.head(), "the group ended at another head");
+  require(contents(group) == contents(engine), "the group left another log or state");
+  group.shutdown();
 }
 
 }  // namespace
@@ -247,6 +300,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::string_view input{reinterpret_cast<const char*>(data), size};
   std::vector<wire_event> batch;
+  std::vector<batch_outcome> reached;  // the batches the engine saw, in order
+  auto commit = [&] {
+    if (auto outcome = commit_batch(engine, batch))
+      reached.push_back(std::move(*outcome));
+    batch.clear();
+  };
   std::size_t pos = 0;
   while (pos < input.size()) {
     auto end = input.find('\n', pos);
@@ -255,8 +314,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto line = input.substr(pos, end - pos);
     pos = end + 1;
     if (line.empty()) {
-      commit_batch(engine, batch);
-      batch.clear();
+      commit();
       continue;
     }
     const auto tab = line.find('\t');
@@ -267,7 +325,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           wire_event{std::string{line.substr(0, tab)}, std::string{line.substr(tab + 1)}});
   }
   if (!batch.empty())
-    commit_batch(engine, batch);
+    commit();
+  check_group(engine, reached);
 
   engine.shutdown();
   require(!engine.is_open(), "shutdown left the store open");
