@@ -837,27 +837,9 @@ class scope_guard {
 }  // namespace
 
 result<std::uint64_t> store_engine::commit(std::span<const event_record> events) {
-  auto& s = *impl_;
-  if (!s.open)
-    return disposed(s.store_id);
-  if (events.empty())
-    return s.head;
-
-  // Written tables are cleared by notify(), or here when nothing committed.
-  scope_guard guard{[&s]() noexcept { s.clear_dirty(); }};
-  sqlite::transaction tx{s.db};
-  if (auto r = tx.begin(operation::write); !r)
-    return tl::unexpected(std::move(r.error()));
-  auto seq = s.head;
-  if (auto r = s.append(events, seq, now_ms()); !r)
-    return tl::unexpected(std::move(r.error()));
-  if (auto r = tx.commit(operation::write); !r)
-    return tl::unexpected(std::move(r.error()));
-  s.head = seq;
-  s.mark_dirty(s.events_table);
-  guard.disarm();
-  s.notify();
-  return seq;
+  if (impl_->open && events.empty())
+    return impl_->head;
+  return commit_group(std::span{&events, 1}).front();
 }
 
 std::vector<result<std::uint64_t>> store_engine::commit_group(
@@ -871,10 +853,8 @@ std::vector<result<std::uint64_t>> store_engine::commit_group(
   };
   if (!s.open)
     return fail_all(disposed(s.store_id).value());
-  if (batches.size() == 1) {
-    results.push_back(commit(batches.front()));
-    return results;
-  }
+  // A batch alone needs no savepoint: its failure rolls the transaction back.
+  const bool alone = batches.size() == 1;
 
   // Written tables are cleared by notify(), or here when nothing committed.
   scope_guard guard{[&s]() noexcept { s.clear_dirty(); }};
@@ -884,18 +864,20 @@ std::vector<result<std::uint64_t>> store_engine::commit_group(
   const auto time = now_ms();
   auto seq = s.head;
   for (std::size_t i = 0; i < batches.size(); ++i) {
-    if (int rc = s.db.savepoint(); rc != SQLITE_OK)
+    if (int rc = alone ? SQLITE_OK : s.db.savepoint(); rc != SQLITE_OK)
       return fail_all(sqlite::to_error(rc, operation::write, s.db.handle(),
                                        "cannot start a savepoint; nothing was committed"));
     const auto before = seq;
     auto appended = s.append(batches[i], seq, time);
     if (appended) {
-      if (int rc = s.db.release_savepoint(); rc != SQLITE_OK)
+      if (int rc = alone ? SQLITE_OK : s.db.release_savepoint(); rc != SQLITE_OK)
         return fail_all(sqlite::to_error(rc, operation::write, s.db.handle(),
                                          "cannot release a savepoint; nothing was committed"));
       results.emplace_back(seq);
       continue;
     }
+    if (alone)
+      return fail_all(appended.error());
     // The batch alone goes; the batches before it stand, unless SQLite
     // rolled the whole transaction back (out of memory or disk): then
     // nothing of the group was committed.
