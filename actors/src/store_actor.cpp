@@ -42,7 +42,7 @@ struct store_actor_state {
   ~store_actor_state() { close(); }
 
   /// Commits the held commits in one transaction (group commit) and answers
-  /// each; a store that is shut down answers store_disposed.
+  /// each.
   void flush() noexcept {
     if (held.empty())
       return;
@@ -53,13 +53,9 @@ struct store_actor_state {
       spans.reserve(batch.size());
       for (const auto& h : batch)
         spans.emplace_back(h.records);
-      std::vector<result<std::uint64_t>> results;
-      if (engine)
-        results = engine->commit_group(spans);
-      else
-        results.assign(batch.size(), tl::unexpected(error{errc::store_disposed,
-                                                          "store '" + args.store_id
-                                                              + "' is shut down"}));
+      // Commits are held only while the engine is open, and close() flushes
+      // before it shuts the engine down.
+      auto results = engine->commit_group(spans);
       for (std::size_t i = 0; i < batch.size(); ++i) {
         if (results[i])
           batch[i].answer.deliver(*results[i]);
