@@ -49,7 +49,7 @@ result<void> validate(const registry_options& options) {
 
 result<void> validate(const call_options& options) {
   if (auto id = parse_store_id(options.store_id); !id)
-    return tl::unexpected(id.error());
+    return forward_error(id);
   if (auto gc = check_gc_time(options.gc_time, "store '" + options.store_id + "'"); !gc)
     return gc;
   if (auto* file = std::get_if<sqlite_adapter>(&options.storage); file && file->directory.empty())
@@ -61,9 +61,9 @@ result<void> validate(const call_options& options) {
 result<resolved_options> resolve_options(const call_options& call,
                                          const registry_options& registry) {
   if (auto ok = validate(registry); !ok)
-    return tl::unexpected(ok.error());
+    return forward_error(ok);
   if (auto ok = validate(call); !ok)
-    return tl::unexpected(ok.error());
+    return forward_error(ok);
   const auto& defaults = registry.default_options;
   resolved_options out;
   out.store_id = call.store_id;

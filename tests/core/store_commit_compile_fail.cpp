@@ -1,6 +1,6 @@
 // Must NOT compile: committing an event type that is not in the schema's
 // events list. CTest builds this file and expects the static_assert message
-// (see store_tests.cmake).
+// (see CMakeLists.txt).
 #include "multistore/store.hpp"
 #include "test_schemas.hpp"
 

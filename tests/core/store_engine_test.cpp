@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "multistore/detail/json_depth.hpp"
 #include "multistore/store_engine.hpp"
 #include "test_schemas.hpp"
 
@@ -308,6 +309,16 @@ TEST_CASE("a number an integer field cannot hold is invalid_event and commits no
   auto rows = engine->query("SELECT qty, shelf FROM stock");
   REQUIRE(rows);
   CHECK(*rows == nlohmann::json::parse(R"([{"qty":7,"shelf":3}])"));
+}
+
+TEST_CASE("the nesting limit counts levels: 256 pass and 257 are too deep", "[engine][invalid]") {
+  auto nested = [](std::size_t levels) {
+    return nlohmann::json::parse(std::string(levels, '[') + std::string(levels, ']'));
+  };
+  CHECK_FALSE(multistore::detail::nests_deeper_than(nested(256), 256));
+  CHECK(multistore::detail::nests_deeper_than(nested(257), 256));
+  CHECK_FALSE(multistore::detail::nests_deeper_than(nlohmann::json(7), 0));
+  CHECK(multistore::detail::nests_deeper_than(nlohmann::json::array(), 0));
 }
 
 TEST_CASE("arguments nested deeper than 256 levels are invalid_event and harm nothing",

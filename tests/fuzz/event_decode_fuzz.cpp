@@ -37,6 +37,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "multistore/detail/json_depth.hpp"
 #include "multistore/schema.hpp"
 #include "multistore/store_engine.hpp"
 
@@ -110,22 +111,6 @@ struct wire_event {
   std::string args;
 };
 
-/// How deep `j` nests arrays and objects (a scalar is 0), without recursing.
-std::size_t nesting(const nlohmann::json& j) {
-  std::size_t deepest = 0;
-  std::vector<std::pair<const nlohmann::json*, std::size_t>> todo{{&j, 0}};
-  while (!todo.empty()) {
-    auto [v, d] = todo.back();
-    todo.pop_back();
-    if (!v->is_structured())
-      continue;
-    deepest = std::max(deepest, d + 1);
-    for (const auto& c : *v)
-      todo.emplace_back(&c, d + 1);
-  }
-  return deepest;
-}
-
 /// The documented rule for a float in an integer field: a whole number
 /// within ±2^31.
 bool fits_integer_field(const nlohmann::json& v) {
@@ -135,11 +120,12 @@ bool fits_integer_field(const nlohmann::json& v) {
   return std::isfinite(d) && d == std::trunc(d) && d >= -2147483648.0 && d <= 2147483647.0;
 }
 
-/// Whether the harness, independently of the engine, finds the event
-/// acceptable: a schema name, arguments nested at most 256 levels, and
-/// arguments that decode into its type without a lossy number conversion.
+/// Whether the harness, independently of the engine's decoding, finds the
+/// event acceptable: a schema name, arguments nested at most 256 levels (the
+/// engine's own walk, pinned by a core test), and arguments that decode into
+/// its type without a lossy number conversion.
 bool decodes(const std::string& name, const nlohmann::json& args) {
-  if (nesting(args) > 256)
+  if (multistore::detail::nests_deeper_than(args, multistore::detail::max_args_depth))
     return false;
   try {
     if (name == item_added::name) {

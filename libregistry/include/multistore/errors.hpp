@@ -60,6 +60,23 @@ inline tl::unexpected<error> fail(errc code, std::string message) {
   return tl::unexpected<error>(error{code, std::move(message)});
 }
 
+/// Passes the error of a failed `r` on from a function whose result type
+/// differs (or is the same), moving it out of `r`:
+///
+///     auto st = db.prepare(sql, operation::open);
+///     if (!st) return forward_error(st);
+///
+/// `r` must hold an error.
+template <class T>
+tl::unexpected<error> forward_error(result<T>& r) {
+  return tl::unexpected<error>(std::move(r.error()));
+}
+/// As above, for a result that is not an lvalue to move from: copies the error.
+template <class T>
+tl::unexpected<error> forward_error(const result<T>& r) {
+  return tl::unexpected<error>(r.error());
+}
+
 /// The exception the facade throws. `what()` reads "<code>: <message>".
 class store_error : public std::runtime_error {
  public:

@@ -1,11 +1,53 @@
 #include "multistore/sqlite/connection.hpp"
 
 #include <climits>
+#include <type_traits>
 #include <utility>
 
 #include <sqlite3.h>
 
+namespace multistore::detail {
+
+void close_connection::operator()(sqlite3* db) const noexcept {
+  sqlite3_set_authorizer(db, nullptr, nullptr);
+  sqlite3_close_v2(db);
+}
+
+}  // namespace multistore::detail
+
 namespace multistore::sqlite {
+
+static_assert(deny == SQLITE_DENY);
+static_assert(std::is_nothrow_move_constructible_v<connection>
+              && std::is_nothrow_move_assignable_v<connection>);
+
+// -- statement_cache ------------------------------------------------------------
+
+cached_statement* statement_cache::find(std::string_view sql) {
+  auto it = index_.find(sql);
+  if (it == index_.end())
+    return nullptr;
+  if (it->second != entries_.begin())
+    entries_.splice(entries_.begin(), entries_, it->second);
+  return &it->second->second;
+}
+
+cached_statement& statement_cache::insert(std::string sql, cached_statement entry) {
+  if (entries_.size() >= capacity_) {
+    index_.erase(std::string_view{entries_.back().first});
+    entries_.pop_back();
+  }
+  entries_.emplace_front(std::move(sql), std::move(entry));
+  index_.emplace(std::string_view{entries_.front().first}, entries_.begin());
+  return entries_.front().second;
+}
+
+void statement_cache::clear() noexcept {
+  index_.clear();
+  entries_.clear();
+}
+
+// -- connection -------------------------------------------------------------------
 
 result<connection> connection::open_path(const char* path, int flags) {
   sqlite3* db = nullptr;
@@ -29,24 +71,35 @@ result<connection> connection::open_memory() {
                                    | SQLITE_OPEN_MEMORY);
 }
 
-connection::connection(connection&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), control_(std::move(other.control_)) {}
-
-connection& connection::operator=(connection&& other) noexcept {
-  if (this != &other) {
-    close();
-    db_ = std::exchange(other.db_, nullptr);
-    control_ = std::move(other.control_);
-  }
-  return *this;
+void connection::close() noexcept {
+  clear_caches();
+  control_ = control_statements{};
+  db_.reset();
+  authorizer_.reset();
 }
 
-connection::~connection() { close(); }
+void connection::clear_caches() noexcept {
+  query_cache_.clear();
+  write_cache_.clear();
+}
 
-void connection::close() noexcept {
-  control_ = control_statements{};
-  if (db_ != nullptr)
-    sqlite3_close_v2(std::exchange(db_, nullptr));
+void connection::set_authorizer(authorizer fn) {
+  if (!fn) {
+    sqlite3_set_authorizer(handle(), nullptr, nullptr);
+    authorizer_.reset();
+    return;
+  }
+  auto held = std::make_unique<authorizer>(std::move(fn));
+  auto call = [](void* user, int action, const char* arg1, const char* arg2,
+                 const char* /*database*/, const char* /*trigger*/) noexcept -> int {
+    try {
+      return (*static_cast<authorizer*>(user))(action, arg1, arg2);
+    } catch (...) {
+      return SQLITE_DENY;
+    }
+  };
+  sqlite3_set_authorizer(handle(), call, held.get());
+  authorizer_ = std::move(held);
 }
 
 result<statement> connection::prepare(std::string_view sql, operation op, bool persistent) {
@@ -54,11 +107,12 @@ result<statement> connection::prepare(std::string_view sql, operation op, bool p
     return fail(op == operation::query ? errc::query_failed : errc::storage_failed,
                 "SQL text is too long");
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+  int rc = sqlite3_prepare_v3(handle(), sql.data(), static_cast<int>(sql.size()),
                               persistent ? SQLITE_PREPARE_PERSISTENT : 0u, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
-    return tl::unexpected(to_error(rc, op, db_, "cannot prepare \"" + std::string{sql} + "\""));
+    return tl::unexpected(
+        to_error(rc, op, handle(), "cannot prepare \"" + std::string{sql} + "\""));
   }
   if (stmt == nullptr)
     return fail(op == operation::query ? errc::query_failed : errc::storage_failed,
@@ -72,10 +126,11 @@ result<void> connection::exec(std::string_view sql, operation op) {
   while (p < end) {
     sqlite3_stmt* stmt = nullptr;
     const char* tail = nullptr;
-    int rc = sqlite3_prepare_v2(db_, p, static_cast<int>(end - p), &stmt, &tail);
+    int rc = sqlite3_prepare_v2(handle(), p, static_cast<int>(end - p), &stmt, &tail);
     if (rc != SQLITE_OK) {
       sqlite3_finalize(stmt);
-      return tl::unexpected(to_error(rc, op, db_, "cannot prepare \"" + std::string{sql} + "\""));
+      return tl::unexpected(
+          to_error(rc, op, handle(), "cannot prepare \"" + std::string{sql} + "\""));
     }
     p = tail;
     if (stmt == nullptr)  // whitespace or a comment
@@ -84,7 +139,8 @@ result<void> connection::exec(std::string_view sql, operation op) {
     while ((rc = st.step()) == SQLITE_ROW) {
     }
     if (rc != SQLITE_DONE)
-      return tl::unexpected(to_error(rc, op, db_, "\"" + std::string{st.sql()} + "\" failed"));
+      return tl::unexpected(
+          to_error(rc, op, handle(), "\"" + std::string{st.sql()} + "\" failed"));
   }
   return {};
 }
@@ -92,23 +148,23 @@ result<void> connection::exec(std::string_view sql, operation op) {
 result<std::optional<std::string>> connection::query_text(std::string_view sql, operation op) {
   auto st = prepare(sql, op);
   if (!st)
-    return tl::unexpected(std::move(st.error()));
+    return forward_error(st);
   int rc = st->step();
   if (rc == SQLITE_ROW)
     return std::optional<std::string>{std::string{st->column_text(0)}};
   if (rc == SQLITE_DONE)
     return std::optional<std::string>{};
-  return tl::unexpected(to_error(rc, op, db_, "\"" + std::string{sql} + "\" failed"));
+  return tl::unexpected(to_error(rc, op, handle(), "\"" + std::string{sql} + "\" failed"));
 }
 
 bool connection::in_transaction() const noexcept {
-  return db_ != nullptr && sqlite3_get_autocommit(db_) == 0;
+  return db_ != nullptr && sqlite3_get_autocommit(handle()) == 0;
 }
 
 int connection::run_cached(statement& slot, const char* sql) noexcept {
   if (!slot.valid()) {
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    int rc = sqlite3_prepare_v3(handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) {
       sqlite3_finalize(stmt);
       return rc;

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "multistore/detail/sqlite_handle.hpp"
 #include "multistore/sql_value.hpp"
 
 struct sqlite3;
@@ -38,17 +39,13 @@ std::string_view to_string(column_type type) noexcept;
 /// thread at a time.
 class statement {
  public:
+  /// Moves, never copies (it owns the handle); finalizes when destroyed.
   statement() noexcept = default;
   /// Adopts a handle from sqlite3_prepare_v3.
   explicit statement(sqlite3_stmt* handle) noexcept : stmt_(handle) {}
-  statement(statement&& other) noexcept;
-  statement& operator=(statement&& other) noexcept;
-  statement(const statement&) = delete;
-  statement& operator=(const statement&) = delete;
-  ~statement();
 
   bool valid() const noexcept { return stmt_ != nullptr; }
-  sqlite3_stmt* handle() const noexcept { return stmt_; }
+  sqlite3_stmt* handle() const noexcept { return stmt_.get(); }
   sqlite3* db() const noexcept;
   /// The SQL text the statement was prepared from.
   std::string_view sql() const noexcept;
@@ -90,7 +87,7 @@ class statement {
   nlohmann::json column_json(int column) const;
 
  private:
-  sqlite3_stmt* stmt_ = nullptr;
+  detail::sqlite_handle<sqlite3_stmt, detail::finalize_statement> stmt_;
   int bind_error_ = ok;
 };
 

@@ -80,7 +80,7 @@ result<std::vector<sql_value>> params_from_json(const nlohmann::json& array) {
                                                 "accepted");
         auto bytes = blob_from_hex(it->get_ref<const std::string&>(), i);
         if (!bytes)
-          return tl::unexpected(std::move(bytes.error()));
+          return forward_error(bytes);
         out.emplace_back(std::move(*bytes));
         break;
       }
