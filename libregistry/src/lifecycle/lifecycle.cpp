@@ -1,5 +1,7 @@
 #include "multistore/lifecycle.hpp"
 
+#include "intrusive_list.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <deque>
@@ -48,33 +50,6 @@ gc_duration remaining(instant deadline, instant now) noexcept {
   return deadline - now;
 }
 
-/// A doubly linked list threaded through the `Prev`/`Next` members of its
-/// elements, oldest first: O(1) append and unlink, no allocation.
-template <class T, T* T::*Prev, T* T::*Next>
-struct linked_list {
-  T* head = nullptr;
-  T* tail = nullptr;
-  std::size_t size = 0;
-
-  void push_back(T& x) {
-    x.*Next = nullptr;
-    x.*Prev = tail;
-    if (tail != nullptr) tail->*Next = &x;
-    else head = &x;
-    tail = &x;
-    ++size;
-  }
-
-  void unlink(T& x) {
-    if (x.*Prev != nullptr) (x.*Prev)->*Next = x.*Next;
-    else head = x.*Next;
-    if (x.*Next != nullptr) (x.*Next)->*Prev = x.*Prev;
-    else tail = x.*Prev;
-    x.*Prev = x.*Next = nullptr;
-    --size;
-  }
-};
-
 /// The machine's internal phases. `closing` is reported as `disposed` (or
 /// `loading` when calls are queued for the next instance).
 enum class phase : std::uint8_t { loading, active, inactive, closing };
@@ -111,17 +86,19 @@ struct machine::impl {
     lease_id id = 0;
     entry* owner = nullptr;
     observer_rec* watcher = nullptr;  ///< null for observer 0
-    lease_rec* entry_prev = nullptr;
-    lease_rec* entry_next = nullptr;
-    lease_rec* observer_prev = nullptr;
-    lease_rec* observer_next = nullptr;
+    list_hook<lease_rec> entry_link;
+    list_hook<lease_rec> observer_link;
     /// Its acquire still waits for the load: not handed out, so `release`
     /// cannot end it.
     bool waiting = false;
   };
 
+  /// A lease list, the newest first.
+  using entry_leases = intrusive_list<lease_rec, &lease_rec::entry_link>;
+  using observer_leases = intrusive_list<lease_rec, &lease_rec::observer_link>;
+
   struct observer_rec {
-    lease_rec* leases = nullptr;
+    observer_leases leases;
   };
 
   /// A call waiting for a load: an acquire (with its lease) or a preload.
@@ -134,8 +111,7 @@ struct machine::impl {
   struct entry {
     id_record* record = nullptr;
     const std::string* id = nullptr;  ///< the key in `ids_`
-    entry* prev = nullptr;            ///< list of live entries
-    entry* next = nullptr;
+    list_hook<entry> live_link;       ///< in `live_`
     std::string schema;
     phase state = phase::loading;
     instance_id instance = 0;
@@ -143,7 +119,7 @@ struct machine::impl {
     /// queued calls keep their own in `waiters`).
     gc_duration gc_time{0};
     std::size_t observers = 0;  ///< leases, waiting ones included
-    lease_rec* leases = nullptr;
+    entry_leases leases;
     std::vector<waiter> waiters;
     bool gc_window = false;  ///< inactive with a finite deadline
     instant deadline{0};
@@ -152,9 +128,7 @@ struct machine::impl {
     std::vector<request_id> closers;
     /// Waits in `queue_` for a slot: no instance started, holds no slot.
     bool queued = false;
-    /// Links in `lru_` while inactive.
-    entry* lru_prev = nullptr;
-    entry* lru_next = nullptr;
+    list_hook<entry> lru_link;  ///< in `lru_` while inactive
   };
 
   /// Per id, for the machine's whole life: the load counter survives the entry.
@@ -164,23 +138,22 @@ struct machine::impl {
     /// Linked into the list of retired records (no live entry), oldest first.
     std::string_view key;  ///< its key in `ids_` (node keys never move)
     bool retired = false;
-    id_record* retired_prev = nullptr;
-    id_record* retired_next = nullptr;
+    list_hook<id_record> retired_link;
   };
 
   using id_map = std::unordered_map<std::string, id_record, string_hash, std::equal_to<>>;
 
   limits limits_;
   id_map ids_;
-  entry* live_ = nullptr;  ///< head of the list of live entries
+  /// Live entries (those in `id_record::live`), the newest first.
+  intrusive_list<entry, &entry::live_link> live_;
   /// Inactive entries, the least recently used first.
-  linked_list<entry, &entry::lru_prev, &entry::lru_next> lru_;
+  intrusive_list<entry, &entry::lru_link> lru_;
   std::deque<entry*> queue_;  ///< fresh loads waiting for a slot, oldest first
   std::size_t open_ = 0;      ///< live entries holding a slot (not queued)
   std::size_t closing_ = 0;   ///< entries in phase::closing (each frees or reuses its slot)
   /// Records of disposed ids, the one disposed longest ago first.
-  linked_list<id_record, &id_record::retired_prev, &id_record::retired_next> retired_;
-  std::uint64_t evictions_ = 0;
+  intrusive_list<id_record, &id_record::retired_link> retired_;
   std::unordered_map<lease_id, lease_rec> leases_;
   std::unordered_map<observer_id, observer_rec> observers_;
   std::unordered_map<request_id, entry*> waiting_;     ///< acquire/preload -> entry
@@ -188,10 +161,9 @@ struct machine::impl {
   std::uint64_t last_lease_ = 0;
   std::uint64_t last_instance_ = 0;
   std::uint64_t last_generation_ = 0;
-  std::uint64_t loads_ = 0;
-  std::uint64_t load_failures_ = 0;
-  std::uint64_t disposals_ = 0;
-  std::size_t pending_timers_ = 0;
+  /// The counters of stats() the machine keeps as it goes (loads,
+  /// load_failures, disposals, evictions, pending_timers); stats() counts the rest.
+  registry_stats counts_;
   bool closed_ = false;
 
   // -- lookup ----------------------------------------------------------------
@@ -232,20 +204,16 @@ struct machine::impl {
     e.record = &rec;
     e.id = &it->first;
     e.schema = schema;
-    e.next = live_;
-    if (live_ != nullptr) live_->prev = &e;
-    live_ = &e;
+    live_.push_front(e);
     return e;
   }
 
   void remove(entry& e) {
-    assert(e.observers == 0 && e.waiters.empty() && e.leases == nullptr);
+    assert(e.observers == 0 && e.waiters.empty() && e.leases.empty());
     drop_timer(e);
     if (e.state == phase::inactive) lru_.unlink(e);
     if (!e.queued) --open_;
-    if (e.prev != nullptr) e.prev->next = e.next;
-    else live_ = e.next;
-    if (e.next != nullptr) e.next->prev = e.prev;
+    live_.unlink(e);
     id_record& rec = *e.record;
     rec.key = *e.id;
     rec.live.reset();
@@ -260,8 +228,8 @@ struct machine::impl {
     assert(!rec.retired && rec.live == nullptr);
     rec.retired = true;
     retired_.push_back(rec);
-    while (retired_.size > limits_.id_history) {
-      id_record& oldest = *retired_.head;
+    while (retired_.size() > limits_.id_history) {
+      id_record& oldest = *retired_.front();
       const std::string_view key = oldest.key;
       unretire(oldest);
       if (auto it = ids_.find(key); it != ids_.end()) ids_.erase(it);
@@ -289,18 +257,14 @@ struct machine::impl {
     lease_rec& l = leases_.try_emplace(id).first->second;
     l.id = id;
     l.owner = &e;
-    l.entry_next = e.leases;
-    if (e.leases != nullptr) e.leases->entry_prev = &l;
-    e.leases = &l;
+    e.leases.push_front(l);
     ++e.observers;
     if (observer != 0) {
       auto [it, inserted] = observers_.try_emplace(observer);
       if (inserted) out.emplace_back(monitor_observer{observer});
       observer_rec& o = it->second;
       l.watcher = &o;
-      l.observer_next = o.leases;
-      if (o.leases != nullptr) o.leases->observer_prev = &l;
-      o.leases = &l;
+      o.leases.push_front(l);
     }
     return l;
   }
@@ -309,14 +273,8 @@ struct machine::impl {
   /// entry's phase.
   static void unlink(lease_rec& l) {
     entry& e = *l.owner;
-    if (l.entry_prev != nullptr) l.entry_prev->entry_next = l.entry_next;
-    else e.leases = l.entry_next;
-    if (l.entry_next != nullptr) l.entry_next->entry_prev = l.entry_prev;
-    if (l.watcher != nullptr) {
-      if (l.observer_prev != nullptr) l.observer_prev->observer_next = l.observer_next;
-      else l.watcher->leases = l.observer_next;
-      if (l.observer_next != nullptr) l.observer_next->observer_prev = l.observer_prev;
-    }
+    e.leases.unlink(l);
+    if (l.watcher != nullptr) l.watcher->leases.unlink(l);
     assert(e.observers > 0);
     --e.observers;
   }
@@ -360,7 +318,7 @@ struct machine::impl {
     assert(!e.waiters.empty() && !e.queued);
     e.instance = ++last_instance_;
     ++e.record->loads;
-    ++loads_;
+    ++counts_.loads;
     set_phase(e, phase::loading);
     e.gc_window = false;
     e.gc_time = gc_duration::zero();
@@ -373,14 +331,14 @@ struct machine::impl {
   void drop_timer(entry& e) {
     if (e.timer != 0) {
       e.timer = 0;
-      --pending_timers_;
+      --counts_.pending_timers;
     }
   }
 
   void arm(entry& e, instant now, effects& out) {
     assert(e.timer == 0);
     e.timer = ++last_generation_;
-    ++pending_timers_;
+    ++counts_.pending_timers;
     const auto delay = std::min(remaining(e.deadline, now), max_timer_delay);
     out.emplace_back(arm_timer{*e.id, e.timer, delay});
   }
@@ -430,9 +388,9 @@ struct machine::impl {
         continue;
       }
       if (queue_.size() <= closing_) return;  // closing stores will free enough slots
-      if (lru_.head != nullptr) {
-        ++evictions_;
-        stop(*lru_.head, true, out);
+      if (!lru_.empty()) {
+        ++counts_.evictions;
+        stop(*lru_.front(), true, out);
         continue;
       }
       entry& e = *queue_.back();
@@ -444,7 +402,7 @@ struct machine::impl {
       msg += " open stores (registry_options::max_open_stores) and every one is observed or "
              "loading";
       fail_waiters(e, error{errc::load_failed, std::move(msg)}, out);
-      ++load_failures_;
+      ++counts_.load_failures;
       remove(e);
     }
   }
@@ -458,13 +416,13 @@ struct machine::impl {
     e.gc_time = gc_duration::zero();
     e.gc_window = false;
     drop_timer(e);
-    if (disposal) ++disposals_;
+    if (disposal) ++counts_.disposals;
   }
 
   /// Ends every lease and waiting call, stops every store and lets `request`
   /// wait for all closing instances.
   void stop_all(request_id request, errc code, std::string_view why, effects& out) {
-    for (entry* e = live_; e != nullptr; e = e->next) {
+    for (entry* e = live_.front(); e != nullptr; e = live_.next(*e)) {
       if (e->waiters.empty()) continue;
       std::string msg = "store '";
       msg += *e->id;
@@ -472,12 +430,12 @@ struct machine::impl {
       msg += why;
       fail_waiters(*e, error{code, std::move(msg)}, out);
     }
-    for (entry* e = live_; e != nullptr; e = e->next) {
-      while (e->leases != nullptr) end_lease(*e->leases);
+    for (entry* e = live_.front(); e != nullptr; e = live_.next(*e)) {
+      while (!e->leases.empty()) end_lease(*e->leases.front());
     }
     std::size_t closing = 0;
-    for (entry* e = live_; e != nullptr;) {
-      entry* next = e->next;
+    for (entry* e = live_.front(); e != nullptr;) {
+      entry* next = live_.next(*e);
       if (e->queued) {  // never started: nothing to close
         remove(*e);
         e = next;
@@ -500,22 +458,35 @@ struct machine::impl {
 
   // -- events --------------------------------------------------------------------
 
-  void on(const acquire& a, instant, effects& out) {
+  /// The entry a call that wants a store works on, and whether it was just
+  /// created (in `loading`, no instance, no waiter yet).
+  struct admission {
+    entry* e = nullptr;  ///< null: the call was refused and answered
+    bool fresh = false;
+  };
+
+  /// What acquire and preload do first: refuse the call after shutdown or
+  /// when the id is in use with another schema, else find or create its entry.
+  admission admit(request_id request, const std::string& store_id, const std::string& schema,
+                  effects& out) {
     if (closed_) {
-      out.emplace_back(answer_error{a.request, closed_error()});
-      return;
+      out.emplace_back(answer_error{request, closed_error()});
+      return {};
     }
-    auto it = ids_.find(std::string_view{a.store_id});
+    auto it = ids_.find(std::string_view{store_id});
     entry* e = it == ids_.end() ? nullptr : it->second.live.get();
-    if (e != nullptr && !accepts(*e, a.schema)) {
-      out.emplace_back(answer_error{a.request, mismatch(*e, a.schema)});
-      return;
+    if (e != nullptr && !accepts(*e, schema)) {
+      out.emplace_back(answer_error{request, mismatch(*e, schema)});
+      return {};
     }
-    const bool fresh = e == nullptr;
-    if (fresh) {
-      if (it == ids_.end()) it = ids_.try_emplace(a.store_id).first;
-      e = &create(it, a.schema);
-    }
+    if (e != nullptr) return {e, false};
+    if (it == ids_.end()) it = ids_.try_emplace(store_id).first;
+    return {&create(it, schema), true};
+  }
+
+  void on(const acquire& a, instant, effects& out) {
+    auto [e, fresh] = admit(a.request, a.store_id, a.schema, out);
+    if (e == nullptr) return;
     lease_rec& l = new_lease(*e, a.observer, out);
     switch (e->state) {
       case phase::inactive:
@@ -540,19 +511,9 @@ struct machine::impl {
   }
 
   void on(const preload& p, instant now, effects& out) {
-    if (closed_) {
-      out.emplace_back(answer_error{p.request, closed_error()});
-      return;
-    }
-    auto it = ids_.find(std::string_view{p.store_id});
-    entry* e = it == ids_.end() ? nullptr : it->second.live.get();
-    if (e != nullptr && !accepts(*e, p.schema)) {
-      out.emplace_back(answer_error{p.request, mismatch(*e, p.schema)});
-      return;
-    }
-    if (e == nullptr) {
-      if (it == ids_.end()) it = ids_.try_emplace(p.store_id).first;
-      e = &create(it, p.schema);
+    auto [e, fresh] = admit(p.request, p.store_id, p.schema, out);
+    if (e == nullptr) return;
+    if (fresh) {
       wait(*e, p.request, nullptr, p.gc_time);
       request_load(*e, out);
       return;
@@ -605,7 +566,7 @@ struct machine::impl {
     entry* e = find(f.store_id);
     if (e == nullptr || e->state != phase::loading || e->instance != f.instance) return;
     fail_waiters(*e, f.reason, out);
-    ++load_failures_;
+    ++counts_.load_failures;
     stop(*e, false, out);
   }
 
@@ -622,8 +583,8 @@ struct machine::impl {
     auto it = observers_.find(d.observer);
     if (it == observers_.end()) return;
     observer_rec& o = it->second;
-    while (o.leases != nullptr) {
-      lease_rec& l = *o.leases;
+    while (!o.leases.empty()) {
+      lease_rec& l = *o.leases.front();
       entry& e = *l.owner;
       if (l.waiting) {
         auto w = std::find_if(e.waiters.begin(), e.waiters.end(),
@@ -688,14 +649,14 @@ struct machine::impl {
         msg += *e->id;
         msg += "' stopped while loading";
         fail_waiters(*e, error{errc::load_failed, std::move(msg)}, out);
-        ++load_failures_;
+        ++counts_.load_failures;
         remove(*e);
         return;
       }
       case phase::active:
       case phase::inactive:
         // Died on its own: never handed out again; its handles fail on use.
-        while (e->leases != nullptr) end_lease(*e->leases);
+        while (!e->leases.empty()) end_lease(*e->leases.front());
         remove(*e);
         return;
     }
@@ -747,8 +708,8 @@ struct machine::impl {
   }
 
   registry_stats stats() const {
-    registry_stats s;
-    for (const entry* e = live_; e != nullptr; e = e->next) {
+    registry_stats s = counts_;
+    for (const entry* e = live_.front(); e != nullptr; e = live_.next(*e)) {
       switch (e->state) {
         case phase::loading: ++s.loading; break;
         case phase::active: ++s.active; break;
@@ -757,13 +718,8 @@ struct machine::impl {
       }
     }
     s.queued = queue_.size();
-    s.evictions = evictions_;
     s.leases = leases_.size();
     s.waiting = waiting_.size();
-    s.pending_timers = pending_timers_;
-    s.loads = loads_;
-    s.load_failures = load_failures_;
-    s.disposals = disposals_;
     return s;
   }
 };
