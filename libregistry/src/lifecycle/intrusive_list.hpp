@@ -31,38 +31,29 @@ class intrusive_list {
   /// The element after `x`, or null at the end; read it before unlinking `x`.
   static T* next(const T& x) noexcept { return (x.*Hook).next; }
 
-  void push_front(T& x) noexcept {
-    auto& h = x.*Hook;
-    h.prev = nullptr;
-    h.next = head_;
-    if (head_ != nullptr) (head_->*Hook).prev = &x;
-    else tail_ = &x;
-    head_ = &x;
-    ++size_;
-  }
-
-  void push_back(T& x) noexcept {
-    auto& h = x.*Hook;
-    h.next = nullptr;
-    h.prev = tail_;
-    if (tail_ != nullptr) (tail_->*Hook).next = &x;
-    else head_ = &x;
-    tail_ = &x;
-    ++size_;
-  }
+  void push_front(T& x) noexcept { link(x, nullptr, head_); }
+  void push_back(T& x) noexcept { link(x, tail_, nullptr); }
 
   void unlink(T& x) noexcept {
     assert(size_ > 0);
     auto& h = x.*Hook;
-    if (h.prev != nullptr) (h.prev->*Hook).next = h.next;
-    else head_ = h.next;
-    if (h.next != nullptr) (h.next->*Hook).prev = h.prev;
-    else tail_ = h.prev;
+    (h.prev != nullptr ? (h.prev->*Hook).next : head_) = h.next;
+    (h.next != nullptr ? (h.next->*Hook).prev : tail_) = h.prev;
     h.prev = h.next = nullptr;
     --size_;
   }
 
  private:
+  /// Links `x` between `prev` and `next`, neighbours in the list (null at its ends).
+  void link(T& x, T* prev, T* next) noexcept {
+    auto& h = x.*Hook;
+    h.prev = prev;
+    h.next = next;
+    (prev != nullptr ? (prev->*Hook).next : head_) = &x;
+    (next != nullptr ? (next->*Hook).prev : tail_) = &x;
+    ++size_;
+  }
+
   T* head_ = nullptr;
   T* tail_ = nullptr;
   std::size_t size_ = 0;

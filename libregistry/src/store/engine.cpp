@@ -138,19 +138,22 @@ result<void> store_engine::impl::refuse_foreign() {
   return {};
 }
 
-result<void> store_engine::impl::initialize() {
-  if (auto r = refuse_foreign(); !r)
-    return r;
+template <class... Steps>
+result<void> store_engine::impl::run_transaction(Steps&&... steps) {
   sqlite::transaction tx{db};
   if (auto r = tx.begin(operation::open); !r)
     return r;
-  if (auto r = db.exec(create_engine_tables, operation::open); !r)
-    return r;
-  if (auto r = create_state_tables(); !r)
-    return r;
-  if (auto r = write_meta(); !r)
+  result<void> r;
+  if (!((r = steps()) && ...))
     return r;
   return tx.commit(operation::open);
+}
+
+result<void> store_engine::impl::initialize() {
+  if (auto r = refuse_foreign(); !r)
+    return r;
+  return run_transaction([&] { return db.exec(create_engine_tables, operation::open); },
+                         [&] { return create_state_tables(); }, [&] { return write_meta(); });
 }
 
 result<void> store_engine::impl::check_event_names() {
@@ -223,22 +226,10 @@ result<void> store_engine::impl::rebuild() {
   // is a no-op inside a transaction, so switch it around the rebuild.
   if (auto r = db.exec("PRAGMA foreign_keys=OFF", operation::open); !r)
     return r;
-  auto outcome = [&]() -> result<void> {
-    sqlite::transaction tx{db};
-    if (auto r = tx.begin(operation::open); !r)
-      return r;
-    if (auto r = check_event_names(); !r)
-      return r;
-    if (auto r = drop_state_objects(); !r)
-      return r;
-    if (auto r = create_state_tables(); !r)
-      return r;
-    if (auto r = replay(); !r)
-      return r;
-    if (auto r = write_meta(); !r)
-      return r;
-    return tx.commit(operation::open);
-  }();
+  auto outcome = run_transaction(
+      [&] { return check_event_names(); }, [&] { return drop_state_objects(); },
+      [&] { return create_state_tables(); }, [&] { return replay(); },
+      [&] { return write_meta(); });
   db.cache(sqlite::cache_kind::write).clear();  // statements prepared against dropped tables
   clear_dirty();
   if (auto r = db.exec("PRAGMA foreign_keys=ON", operation::open); !r && outcome)

@@ -162,6 +162,10 @@ struct store_engine::impl final : detail::write_context {
   result<void> write_meta();
   result<void> refuse_foreign();
   result<void> initialize();
+  /// Runs `steps` (callables returning result<void>) in order inside one
+  /// transaction; the first error ends it and rolls everything back.
+  template <class... Steps>
+  result<void> run_transaction(Steps&&... steps);
   result<void> check_event_names();
   result<void> drop_state_objects();
   result<void> replay();
