@@ -49,7 +49,7 @@ struct store_identity {
 ///     auto engine = multistore::store_engine::open(multistore::schema_of<issue_schema>(),
 ///                                                  "issue-42", multistore::sqlite_adapter{"data"},
 ///                                                  {client_id, session_id});
-///     if (!engine) return tl::unexpected(engine.error());
+///     if (!engine) return forward_error(engine);
 ///     multistore::event_record e{"issue_created", {{"id", "1"}, {"title", "crash"}}};
 ///     auto seq = (*engine)->commit(std::span{&e, 1});
 ///     auto rows = (*engine)->query("SELECT title FROM issues WHERE id = ?",

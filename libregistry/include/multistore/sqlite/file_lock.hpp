@@ -13,7 +13,7 @@ namespace multistore::sqlite {
 /// closed it.
 ///
 ///     auto lock = sqlite::file_lock::acquire(dir / "issue-42.sqlite", "issue-42");
-///     if (!lock) return tl::unexpected(lock.error());   // load_failed: "... is in use"
+///     if (!lock) return forward_error(lock);   // load_failed: "... is in use"
 ///     auto db = sqlite::connection::open_file(dir / "issue-42.sqlite");
 ///     ...
 ///     db->close();

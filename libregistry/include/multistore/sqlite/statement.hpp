@@ -27,7 +27,7 @@ std::string_view to_string(column_type type) noexcept;
 /// A prepared statement: an RAII handle over `sqlite3_stmt`.
 ///
 ///     auto st = db.prepare("SELECT title FROM issues WHERE id = ?", operation::query);
-///     if (!st) return tl::unexpected(st.error());
+///     if (!st) return forward_error(st);
 ///     st->bind(1, std::string_view{id});       // not copied: `id` must outlive step()
 ///     while (st->step() == sqlite::row)
 ///       titles.emplace_back(st->column_text(0));

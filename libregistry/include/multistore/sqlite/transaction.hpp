@@ -10,9 +10,9 @@ namespace multistore::sqlite {
 /// A transaction that rolls back in its destructor unless committed.
 ///
 ///     sqlite::transaction tx{db};
-///     if (auto r = tx.begin(operation::write); !r) return tl::unexpected(r.error());
+///     if (auto r = tx.begin(operation::write); !r) return forward_error(r);
 ///     ... statements ...
-///     if (auto r = tx.commit(operation::write); !r) return tl::unexpected(r.error());
+///     if (auto r = tx.commit(operation::write); !r) return forward_error(r);
 ///
 /// Not nestable (SQLite has no nested BEGIN). Threading: the connection's.
 class transaction {
