@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include <sqlite3.h>
@@ -119,4 +120,57 @@ TEST_CASE("statements read columns of every storage class", "[sqlite]") {
   CHECK(st->type(4) == sql::column_type::null);
   CHECK(st->readonly());
   CHECK(st->step() == sql::done);
+}
+
+TEST_CASE("the statement cache finds a statement by its SQL text and drops the least recently used",
+          "[sqlite][cache]") {
+  auto db = memory_db();
+  sql::statement_cache cache{2};
+  auto keep = [&](const std::string& text) -> sql::cached_statement& {
+    auto st = db.prepare(text, operation::read, /*persistent=*/true);
+    REQUIRE(st);
+    sql::cached_statement entry;
+    entry.st = std::move(*st);
+    entry.parameters = entry.st.parameter_count();
+    return cache.insert(text, std::move(entry));
+  };
+  auto& one = keep("SELECT 1");
+  keep("SELECT ?");
+  CHECK(cache.find("SELECT 1") == &one);  // now the most recently used
+  CHECK(cache.find("SELECT ?")->parameters == 1);
+  CHECK(cache.find("SELECT 2") == nullptr);
+  CHECK(cache.find("SELECT 1") == &one);
+  keep("SELECT 3");  // evicts "SELECT ?", used longest ago
+  CHECK(cache.find("SELECT ?") == nullptr);
+  CHECK(cache.find("SELECT 1") == &one);
+  CHECK(cache.find("SELECT 3") != nullptr);
+  cache.clear();
+  CHECK(cache.find("SELECT 1") == nullptr);
+}
+
+TEST_CASE("an installed authorizer can refuse a statement while it is prepared",
+          "[sqlite][authorizer]") {
+  auto db = memory_db();
+  std::set<std::string> read;
+  db.set_authorizer([&](int action, const char* arg1, const char*) {
+    if (action == SQLITE_READ && arg1 != nullptr)
+      read.insert(arg1);
+    return action == SQLITE_INSERT ? sql::deny : sql::ok;
+  });
+  CHECK(db.prepare("SELECT x FROM t", operation::query));
+  CHECK(read == std::set<std::string>{"t"});
+  auto refused = db.prepare("INSERT INTO t VALUES (1)", operation::write);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == errc::storage_failed);
+  db.set_authorizer([](int, const char*, const char*) -> int { throw std::runtime_error{"x"}; });
+  CHECK_FALSE(db.prepare("SELECT x FROM t", operation::query));  // an exception denies
+  db.set_authorizer({});
+  CHECK(db.prepare("INSERT INTO t VALUES (1)", operation::write));
+  // Moving the connection keeps the authorizer working.
+  db.set_authorizer([](int action, const char*, const char*) {
+    return action == SQLITE_DELETE ? sql::deny : sql::ok;
+  });
+  sql::connection moved = std::move(db);
+  CHECK_FALSE(moved.prepare("DELETE FROM t", operation::write));
+  CHECK(moved.prepare("SELECT x FROM t", operation::query));
 }

@@ -43,7 +43,7 @@ class scope_guard {
 
 sqlite::statement& store_engine::impl::statement_for(std::string_view sql,
                                                      std::size_t parameters) {
-  auto& cache = db.cache(sqlite::cache_kind::write);
+  auto& cache = db.write_cache();
   sqlite::cached_statement* entry = cache.find(sql);
   if (entry == nullptr) {
     sqlite::cached_statement fresh;

@@ -230,7 +230,7 @@ result<void> store_engine::impl::rebuild() {
       [&] { return check_event_names(); }, [&] { return drop_state_objects(); },
       [&] { return create_state_tables(); }, [&] { return replay(); },
       [&] { return write_meta(); });
-  db.cache(sqlite::cache_kind::write).clear();  // statements prepared against dropped tables
+  db.write_cache().clear();  // statements prepared against dropped tables
   clear_dirty();
   if (auto r = db.exec("PRAGMA foreign_keys=ON", operation::open); !r && outcome)
     return r;

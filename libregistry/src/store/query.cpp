@@ -57,7 +57,7 @@ result<nlohmann::json> store_engine::query(std::string_view sql,
   auto& s = *impl_;
   if (!s.open)
     return detail::disposed(s.store_id);
-  auto& cache = s.db.cache(sqlite::cache_kind::query);
+  auto& cache = s.db.query_cache();
   sqlite::cached_statement* entry = cache.find(sql);
   if (entry == nullptr) {
     auto fresh = s.prepare_query(sql);

@@ -58,14 +58,6 @@ class statement_cache {
   std::unordered_map<std::string_view, entry_list::iterator> index_;
 };
 
-/// The connection's statement caches, kept apart so that a statement
-/// prepared under one authorizer policy is never found by a caller of the
-/// other.
-enum class cache_kind : std::uint8_t {
-  query,  ///< read-only statements; 64 entries
-  write,  ///< statements that write rows; 256 entries
-};
-
 /// One SQLite database connection: an RAII handle over `sqlite3*`.
 ///
 ///     auto db = sqlite::connection::open_file(path);
@@ -77,7 +69,7 @@ enum class cache_kind : std::uint8_t {
 /// connection (and every statement prepared on it) belongs to one thread at a
 /// time. The connection keeps BEGIN, COMMIT and ROLLBACK prepared for
 /// `transaction`, and caches the statements callers ask it to keep
-/// (`cache()`), as Chromium's sql::Database does. Moves, never copies.
+/// (`query_cache()`, `write_cache()`), as Chromium's sql::Database does. Moves, never copies.
 /// Closing (or destroying) finalizes those; statements the caller holds must
 /// be destroyed first, or the close is deferred until they are
 /// (sqlite3_close_v2).
@@ -114,12 +106,14 @@ class connection {
   template <class F>
   result<void> for_each_row(std::string_view sql, operation op, std::string_view context, F&& fn);
 
-  /// The statement cache of `kind`. Entries are finalized by close(), or by
-  /// clear() when the tables they were prepared against are dropped.
-  statement_cache& cache(cache_kind kind) noexcept {
-    return kind == cache_kind::query ? query_cache_ : write_cache_;
-  }
-  /// Finalizes the statements of every cache.
+  /// The statement caches, kept apart so that a statement prepared under
+  /// one authorizer policy is never found by a caller of the other: one for
+  /// read-only statements (64 entries), one for statements that write rows
+  /// (256). Entries are finalized by close(), or by clear() when the tables
+  /// they were prepared against are dropped.
+  statement_cache& query_cache() noexcept { return query_cache_; }
+  statement_cache& write_cache() noexcept { return write_cache_; }
+  /// Finalizes the statements of both caches.
   void clear_caches() noexcept;
 
   /// Installs `fn` as the connection's authorizer (sqlite3_set_authorizer),
