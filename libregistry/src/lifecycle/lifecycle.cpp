@@ -1,7 +1,5 @@
 #include "multistore/lifecycle.hpp"
 
-#include "intrusive_list.hpp"
-
 #include <algorithm>
 #include <cassert>
 #include <deque>
@@ -10,6 +8,8 @@
 #include <optional>
 #include <unordered_map>
 #include <utility>
+
+#include "intrusive_list.hpp"
 
 namespace multistore::lifecycle {
 
