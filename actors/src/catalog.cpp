@@ -1,5 +1,6 @@
-// The process-wide schema catalog and boot stash: what lets messages name a
-// schema or a boot callback instead of carrying one.
+// The process-wide schema catalog and boot stash (what lets messages name a
+// schema or a boot callback instead of carrying one), and the decoding of a
+// call's wire form.
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -60,5 +61,33 @@ boot_fn take_boot(std::uint64_t token) {
   c.boots.erase(i);
   return fn;
 }
+
+call_options to_call_options(const store_request& r) {
+  auto json_value = [](const std::string& text) -> nlohmann::json {
+    if (text.empty())
+      return nullptr;
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    return j.is_discarded() ? nlohmann::json{} : j;
+  };
+  auto untri = [](std::int8_t v) -> std::optional<bool> {
+    if (v < 0)
+      return std::nullopt;
+    return v != 0;
+  };
+  call_options o;
+  o.store_id = r.store_id;
+  if (!r.file)
+    o.storage = memory_adapter{};
+  else
+    o.storage = sqlite_adapter{r.directory, static_cast<sync_level>(r.synchronous)};
+  if (r.has_gc_time)
+    o.gc_time = gc_duration{r.gc_time_ms};
+  o.sync_payload = json_value(r.sync_payload);
+  o.debug = json_value(r.debug);
+  o.disable_devtools = untri(r.disable_devtools);
+  o.confirm_unsaved_changes = untri(r.confirm_unsaved_changes);
+  return o;
+}
+
 
 }  // namespace multistore::detail

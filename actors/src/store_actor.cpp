@@ -1,24 +1,21 @@
-#include "multistore/store_actor.hpp"
-
 #include <span>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
-#include "detail/caf_support.hpp"
+#include "detail/caf_error.hpp"
+#include "detail/store_spawn.hpp"
 #include "multistore/client_identity.hpp"
-#include "multistore/registry_actor.hpp"
+#include "multistore/detail/json_text.hpp"
 #include "multistore/sql_value.hpp"
 
 namespace multistore::detail {
 
 namespace {
-
-/// Sent by a store actor to itself: commit the commits it held back.
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 struct subscriber_entry {
   subscription sub;
@@ -81,7 +78,7 @@ struct store_actor_state {
   static inline const char* name = "multistore.store";
 };
 
-using store_actor = caf::stateful_actor<store_actor_state>;
+using store_self = store_actor_type::stateful_pointer<store_actor_state>;
 
 result<std::vector<sql_value>> decode_params(const std::string& text) {
   if (text.empty())
@@ -94,36 +91,49 @@ result<std::vector<sql_value>> decode_params(const std::string& text) {
 
 result<void> open_engine(store_actor_state& st) {
   auto identity = store_identity{st.args.client_id, st.args.session_id};
-  if (auto* file = std::get_if<sqlite_adapter>(&st.args.storage)) {
+  if (auto* file = std::get_if<sqlite_adapter>(&st.args.options.storage)) {
     auto client = load_or_create_client_id(file->directory);
     if (!client)  // load_failed, or storage_failed when out of file descriptors
-      return tl::unexpected(std::move(client.error()));
+      return forward_error(client);
     identity.client_id = std::move(*client);
   }
-  auto engine = store_engine::open(*st.args.schema, st.args.store_id, st.args.storage,
+  auto engine = store_engine::open(*st.args.schema, st.args.options.store_id, st.args.options.storage,
                                    std::move(identity));
   if (!engine)
-    return tl::unexpected(engine.error());
+    return forward_error(engine);
   st.engine = std::move(*engine);
   if (st.args.boot) {
     try {
       st.args.boot(*st.engine);
     } catch (const std::exception& e) {
       return fail(errc::load_failed,
-                  "boot of store '" + st.args.store_id + "' threw: " + e.what());
+                  "boot of store '" + st.args.options.store_id + "' threw: " + e.what());
     } catch (...) {
-      return fail(errc::load_failed, "boot of store '" + st.args.store_id + "' threw");
+      return fail(errc::load_failed, "boot of store '" + st.args.options.store_id + "' threw");
     }
   }
   st.args.boot = nullptr;
   return {};
 }
 
-caf::error disposed(const store_actor_state& st) {
-  return to_caf_error(errc::store_disposed, "store '" + st.args.store_id + "' is shut down");
+error closed_error(const store_actor_state& st) {
+  return error{errc::store_disposed, "store '" + st.args.options.store_id + "' is shut down"};
 }
 
-caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
+caf::error disposed(const store_actor_state& st) {
+  return to_caf_error(closed_error(st));
+}
+
+/// Before a query or subscription: commits what is held, so that answers
+/// follow mailbox order, and decodes the bound parameters.
+result<std::vector<sql_value>> begin_read(store_actor_state& st, const std::string& params) {
+  st.flush();
+  if (!st.engine)
+    return tl::unexpected(closed_error(st));
+  return decode_params(params);
+}
+
+store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_args args) {
   self->state.args = std::move(args);
   self->set_exception_handler([self](std::exception_ptr& ep) -> caf::error {
     std::string what = "unknown exception";
@@ -134,7 +144,7 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
     } catch (...) {
     }
     if (self->state.args.logger)
-      self->state.args.logger->error("store {} failed: {}", self->state.args.store_id, what);
+      self->state.args.logger->error("store {} failed: {}", self->state.args.options.store_id, what);
     self->state.close();
     return to_caf_error(errc::storage_failed, what);
   });
@@ -191,10 +201,7 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
       [self](query_atom, const std::string& sql,
              const std::string& params) -> caf::result<std::string> {
         auto& st = self->state;
-        st.flush();
-        if (!st.engine)
-          return disposed(st);
-        auto bound = decode_params(params);
+        auto bound = begin_read(st, params);
         if (!bound)
           return to_caf_error(bound.error());
         auto rows = st.engine->query(sql, *bound);
@@ -205,16 +212,13 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
       [self](subscribe_atom, const std::string& sql, const std::string& params,
              const caf::actor& subscriber) -> caf::result<std::uint64_t> {
         auto& st = self->state;
-        st.flush();
-        if (!st.engine)
-          return disposed(st);
-        auto bound = decode_params(params);
+        auto bound = begin_read(st, params);
         if (!bound)
           return to_caf_error(bound.error());
         auto id = st.next_subscription++;
         auto sub = st.engine->subscribe(
-            sql, std::move(*bound), [self, id, subscriber](const nlohmann::json& rows) {
-              self->send(subscriber, update_atom::value, id, json_text(rows));
+            sql, std::move(*bound), [id, subscriber](const nlohmann::json& rows) {
+              caf::anon_send(subscriber, update_atom::value, id, json_text(rows));
             });
         if (!sub)
           return to_caf_error(sub.error());
@@ -231,10 +235,10 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
         st.flush();
         if (!st.engine)
           return disposed(st);
-        return {st.args.store_id, st.engine->head()};
+        return {st.args.options.store_id, st.engine->head()};
       },
       // No answer: the registry sees the store's down message once it closed.
-      [self](shutdown_atom) {
+      [self](close_atom) {
         self->state.close();
         self->quit();
       },
@@ -243,7 +247,7 @@ caf::behavior store_actor_impl(store_actor* self, store_spawn_args args) {
 
 }  // namespace
 
-caf::actor spawn_store(caf::actor_system& sys, store_spawn_args args) {
+store_actor_type spawn_store(caf::actor_system& sys, store_spawn_args args) {
   return sys.spawn<caf::lazy_init>(store_actor_impl, std::move(args));
 }
 

@@ -4,10 +4,13 @@
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 #include <caf/timespan.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
-#include "detail/caf_support.hpp"
+#include "detail/caf_error.hpp"
+#include "detail/logging.hpp"
+#include "multistore/messages.hpp"
 #include "multistore/registry_actor.hpp"
-#include "multistore/store_actor.hpp"
 
 namespace multistore {
 
@@ -45,8 +48,21 @@ caf::error to_caf_error(const error& err) {
   return to_caf_error(err.code, err.message);
 }
 
-error from_caf_error(const caf::error& err, errc gone) {
-  if (err.category() == error_category) {
+std::shared_ptr<spdlog::logger> library_logger(std::shared_ptr<spdlog::logger> given) {
+  if (given)
+    return given;
+  if (auto named = spdlog::get("multistore"))
+    return named;
+  auto own = std::make_shared<spdlog::logger>("multistore",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  own->set_level(spdlog::level::warn);
+  return own;
+}
+
+}  // namespace detail
+
+error to_error(const caf::error& err, errc gone) {
+  if (err.category() == detail::error_category) {
     std::string message;
     if (err.context().match_elements<std::string>())
       message = err.context().get_as<std::string>(0);
@@ -62,10 +78,48 @@ error from_caf_error(const caf::error& err, errc gone) {
   return error{gone, "unexpected error category"};
 }
 
-}  // namespace detail
+store_info_msg to_msg(const store_info& info) {
+  return store_info_msg{static_cast<std::uint8_t>(info.state),
+                        info.observers,
+                        info.gc_time.count(),
+                        info.loads,
+                        info.gc_remaining.has_value(),
+                        info.gc_remaining ? info.gc_remaining->count() : 0};
+}
 
-error to_error(const caf::error& err, errc gone) {
-  return detail::from_caf_error(err, gone);
+store_info from_msg(const store_info_msg& m) {
+  store_info info;
+  info.state = static_cast<store_state>(m.state);
+  info.observers = static_cast<std::size_t>(m.observers);
+  info.gc_time = gc_duration{m.gc_time_ms};
+  info.loads = m.loads;
+  if (m.has_gc_remaining)
+    info.gc_remaining = gc_duration{m.gc_remaining_ms};
+  return info;
+}
+
+stats_msg to_msg(const registry_stats& s) {
+  return stats_msg{s.loading, s.active, s.inactive,      s.closing,       s.queued,
+                   s.leases,  s.waiting, s.pending_timers, s.loads, s.load_failures,
+                   s.disposals, s.evictions};
+}
+
+registry_stats from_msg(const stats_msg& m) {
+  auto n = [](std::uint64_t v) { return static_cast<std::size_t>(v); };
+  registry_stats s;
+  s.loading = n(m.loading);
+  s.active = n(m.active);
+  s.inactive = n(m.inactive);
+  s.closing = n(m.closing);
+  s.queued = n(m.queued);
+  s.leases = n(m.leases);
+  s.waiting = n(m.waiting);
+  s.pending_timers = n(m.pending_timers);
+  s.loads = m.loads;
+  s.load_failures = m.load_failures;
+  s.disposals = m.disposals;
+  s.evictions = m.evictions;
+  return s;
 }
 
 }  // namespace multistore

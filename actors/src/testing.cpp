@@ -8,7 +8,7 @@
 #include <caf/send.hpp>
 #include <spdlog/logger.h>
 
-#include "detail/caf_support.hpp"
+#include "detail/registry_client.hpp"
 #include "multistore/registry_actor.hpp"
 #include "multistore/system_setup.hpp"
 
@@ -29,23 +29,33 @@ struct fixture::impl {
   caf::actor_system sys;
   caf::scheduler::test_coordinator& sched;
   caf::scoped_actor self;
-  std::shared_ptr<const detail::requester> req;
-  caf::actor registry;
+  detail::registry_client client;
   caf::actor_clock::time_point start;
 
   explicit impl(registry_options options)
       : sys(testing_config(cfg)),
         sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
         self(sys, true),
-        req(std::make_shared<detail::requester>(sys, sched, self)),
-        // A logger without sinks: tests stay quiet; pass one to see the trace.
-        registry(spawn_registry(sys, std::move(options),
-                                std::make_shared<spdlog::logger>("multistore.fixture"))),
+        client(std::make_shared<detail::requester>(sys, self, [this] { sched.run(); }),
+               // A logger without sinks: tests stay quiet.
+               spawn_registry(sys, std::move(options),
+                              std::make_shared<spdlog::logger>("multistore.fixture"))),
         start(sched.clock().now()) {
     sched.run();
   }
 
+  /// Runs until `f` is ready and returns it (throwing what it holds).
+  void settle(std::future<void> f) {
+    sched.run();
+    if (f.wait_for(std::chrono::seconds{0}) != std::future_status::ready)
+      throw store_error(errc::cancelled,
+                        "no answer while the fixture is idle: the call waits for virtual time "
+                        "(advance the clock) or for a load that never finishes");
+    f.get();
+  }
+
   ~impl() {
+    const auto& registry = client.registry();
     self->send(registry, shutdown_atom::value);
     sched.run();
     self->send_exit(registry, caf::exit_reason::user_shutdown);
@@ -65,40 +75,25 @@ fixture::fixture(registry_options options) {
 fixture::~fixture() = default;
 
 std::shared_ptr<detail::lease> fixture::acquire(detail::call call) {
-  auto r = detail::acquire_lease(impl_->req, impl_->registry, std::move(call));
-  if (!r)
-    throw store_error(r.error());
-  return std::move(*r);
+  return detail::value_or_throw(impl_->client.acquire(std::move(call)));
 }
 
 void fixture::preload_call(detail::call call) {
-  auto request = to_request(call.options, call.schema_key, call.boot, false);
-  // Errors are swallowed, as the facade's preload does.
-  (void)impl_->req->request<caf::ok_atom>(impl_->registry, errc::registry_closed,
-                                          preload_atom::value, std::move(request));
+  // Errors are swallowed, and so is a load still waiting for virtual time.
+  (void)impl_->client.preload(std::move(call));
+  impl_->sched.run();
 }
 
 void fixture::clear() {
-  auto r = impl_->req->request<caf::ok_atom>(impl_->registry, errc::registry_closed,
-                                             clear_atom::value);
-  if (!r)
-    throw store_error(r.error());
+  impl_->settle(impl_->client.clear());
 }
 
 store_info fixture::inspect(std::string_view store_id) const {
-  auto r = impl_->req->request<store_info_msg>(impl_->registry, errc::registry_closed,
-                                               inspect_atom::value, std::string{store_id});
-  if (!r)
-    throw store_error(r.error());
-  return from_msg(std::get<0>(*r));
+  return detail::value_or_throw(impl_->client.inspect(store_id));
 }
 
 registry_stats fixture::stats() const {
-  auto r = impl_->req->request<stats_msg>(impl_->registry, errc::registry_closed,
-                                          stats_atom::value);
-  if (!r)
-    throw store_error(r.error());
-  return from_msg(std::get<0>(*r));
+  return detail::value_or_throw(impl_->client.stats());
 }
 
 void fixture::advance(gc_duration d) {
@@ -130,7 +125,7 @@ gc_duration fixture::elapsed() const {
 }
 
 caf::actor fixture::registry() const {
-  return impl_->registry;
+  return impl_->client.registry();
 }
 
 caf::actor_system& fixture::system() const {

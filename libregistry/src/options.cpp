@@ -68,7 +68,7 @@ result<resolved_options> resolve_options(const call_options& call,
   resolved_options out;
   out.store_id = call.store_id;
   out.storage = call.storage;
-  out.gc_time = call.gc_time.value_or(fallback_gc_time(registry));
+  out.gc_time = call_gc_time(call.gc_time, registry);
   out.sync_payload = call.sync_payload.is_null() ? defaults.sync_payload : call.sync_payload;
   out.disable_devtools = call.disable_devtools.value_or(defaults.disable_devtools.value_or(false));
   out.confirm_unsaved_changes

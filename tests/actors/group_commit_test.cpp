@@ -49,7 +49,7 @@ caf::behavior burst_client(caf::event_based_actor* self, caf::actor registry,
               .then([=](std::uint64_t seq) { out->seq[i] = seq; },
                     [=](caf::error& e) { out->error[i] = multistore::to_error(e).code; });
         if (shutdown_after) {
-          self->send(s.store, multistore::shutdown_atom::value);
+          self->send(s.store, multistore::close_atom::value);
           return;
         }
         self->request(s.store, caf::infinite, multistore::query_atom::value,

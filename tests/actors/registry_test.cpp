@@ -5,6 +5,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "multistore/actor_api.hpp"
 #include "multistore/registry_actor.hpp"
 #include "multistore/store_actor.hpp"
 #include "multistore/testing.hpp"
@@ -149,8 +150,7 @@ TEST_CASE("clear closes stores in every state and leaves the registry usable",
   // A load in flight: send the acquire without running the scheduler.
   auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(fx.system().scheduler());
   caf::scoped_actor client{fx.system(), true};
-  auto request = multistore::to_request(multistore::call_options_of(issue("loading")),
-                                        multistore::detail::schema_key<issue_schema>(), 0, false);
+  auto request = multistore::make_store_request(issue("loading"), false);
   auto pending = client->request(fx.registry(), caf::infinite, multistore::acquire_atom::value,
                                  request);
   client->send(fx.registry(), multistore::clear_atom::value);
@@ -186,8 +186,7 @@ TEST_CASE("a store actor that dies is removed and the next use reloads it", "[re
   caf::scoped_actor killer{fx.system(), true};
   // Find the store actor through the handle's own messages: a commit after the
   // kill must fail, and the next use must load a new instance.
-  auto request = multistore::to_request(multistore::call_options_of(fragile),
-                                        multistore::detail::schema_key<issue_schema>(), 0, false);
+  auto request = multistore::make_store_request(fragile, false);
   auto answer = killer->request(fx.registry(), caf::infinite, multistore::acquire_atom::value,
                                 request);
   fx.run();
@@ -231,8 +230,7 @@ TEST_CASE("a waiting acquire is cancelled by its token", "[registry][messages]")
   multistore::testing::fixture fx;
   auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(fx.system().scheduler());
   caf::scoped_actor client{fx.system(), true};
-  auto request = multistore::to_request(multistore::call_options_of(issue("slow")),
-                                        multistore::detail::schema_key<issue_schema>(), 0, false);
+  auto request = multistore::make_store_request(issue("slow"), false);
   request.cancel_token = 77;
   auto pending = client->request(fx.registry(), caf::infinite, multistore::acquire_atom::value,
                                  request);
@@ -321,4 +319,51 @@ TEST_CASE("at the open-store limit with every store observed a load fails and th
   auto c = fx.use(issue("issue-3"));  // issue-1 makes room now
   CHECK(fx.inspect("issue-1").state == store_state::disposed);
   CHECK(fx.inspect("issue-3").state == store_state::active);
+}
+
+TEST_CASE("a cached acquire validates its options like any other", "[registry]") {
+  multistore::testing::fixture fx;
+  auto held = fx.use(issue("cached-bad", 10s));
+  auto no_directory = issue("cached-bad");
+  no_directory.storage = multistore::sqlite_adapter{""};
+  CHECK(code_of([&] { fx.use(no_directory); }) == errc::invalid_options);
+  CHECK(fx.inspect("cached-bad").observers == 1);
+}
+
+TEST_CASE("a use that arrives while clear closes a loading store gets the next instance",
+          "[registry][clear]") {
+  multistore::testing::fixture fx;
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(fx.system().scheduler());
+  caf::scoped_actor client{fx.system(), true};
+  const auto request = multistore::make_store_request(issue("reloaded", 10s), false);
+  auto registry = fx.registry();
+  auto run_registry_once = [&] {
+    REQUIRE(sched.prioritize(registry));
+    sched.run_once();
+  };
+  auto first = client->request(registry, caf::infinite, multistore::acquire_atom::value, request);
+  auto cleared = client->request(registry, caf::infinite, multistore::clear_atom::value);
+  run_registry_once();  // the acquire: the store actor is spawned and asked to open
+  run_registry_once();  // the clear: the loading store is asked to close once it opened
+  sched.run_once();     // the store opens and answers; its close is still queued
+  run_registry_once();  // the registry hears that the open succeeded
+  // A later use: not one of the loads clear cancelled.
+  auto later = client->request(registry, caf::infinite, multistore::acquire_atom::value, request);
+  sched.run();
+  std::optional<errc> first_code;
+  first.receive([](caf::actor&, std::uint64_t, std::uint64_t) {},
+                [&](caf::error& err) { first_code = multistore::to_error(err).code; });
+  CHECK(first_code == errc::cancelled);
+  cleared.receive([](caf::ok_atom) {}, [](caf::error&) { FAIL("clear failed"); });
+  std::optional<errc> later_code;
+  std::uint64_t later_lease = 0;
+  later.receive([&](caf::actor&, std::uint64_t lease, std::uint64_t) { later_lease = lease; },
+                [&](caf::error& err) { later_code = multistore::to_error(err).code; });
+  CHECK_FALSE(later_code);
+  CHECK(later_lease != 0);
+  auto info = fx.inspect("reloaded");
+  CHECK(info.state == store_state::active);
+  CHECK(info.loads == 2);
+  client->send(registry, multistore::release_atom::value, later_lease);
+  fx.run();
 }

@@ -53,7 +53,7 @@ TEST_CASE("a client id file that holds no valid id is load_failed", "[identity]"
 TEST_CASE("session ids are 16 random hex digits", "[identity]") {
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) {
-    auto id = multistore::make_session_id();
+    auto id = multistore::make_random_id();
     CHECK(id.size() == 16);
     CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
     seen.insert(id);

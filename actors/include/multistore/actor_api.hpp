@@ -11,8 +11,8 @@
 
 #include "multistore/detail/call.hpp"
 #include "multistore/detail/json_text.hpp"
+#include "multistore/messages.hpp"
 #include "multistore/registry_actor.hpp"
-#include "multistore/store_actor.hpp"
 
 /// Using the registry from inside an event-based actor, without blocking.
 ///
@@ -58,8 +58,7 @@ struct acquired_store {
 /// for the registry of this process).
 template <class Schema>
 store_request make_store_request(const store_options<Schema>& options, bool observe = true) {
-  auto c = detail::make_call(options);
-  return to_request(c.options, c.schema_key, c.boot, observe);
+  return detail::make_request(options, observe);
 }
 
 /// Acquires a typed store for `self`; calls `on_ready(acquired_store<Schema>)`

@@ -17,7 +17,8 @@ namespace multistore {
 /// descriptors.
 result<std::string> load_or_create_client_id(const std::filesystem::path& directory);
 
-/// A fresh random session id: 16 lowercase hex digits.
-std::string make_session_id();
+/// A fresh random id (16 lowercase hex digits): a registry's session id, and
+/// its client id for memory stores.
+std::string make_random_id();
 
 }  // namespace multistore

@@ -147,6 +147,13 @@ struct resolved_options {
 /// `gc_never` in server mode, else `default_gc_time`.
 gc_duration fallback_gc_time(const registry_options& registry) noexcept;
 
+/// The gc_time of one call (DESIGN.md §4): the call's own, else the fallback.
+/// Every path of the registry takes a call's gc_time from here.
+inline gc_duration call_gc_time(const std::optional<gc_duration>& call,
+                                const registry_options& registry) noexcept {
+  return call ? *call : fallback_gc_time(registry);
+}
+
 /// Checks the registry's own options: a negative default gc_time is
 /// `errc::invalid_options`.
 result<void> validate(const registry_options& options);

@@ -44,7 +44,7 @@ tl::unexpected<error> io_failure(const std::string& what, const std::filesystem:
 
 }  // namespace
 
-std::string make_session_id() { return random_hex(16); }
+std::string make_random_id() { return random_hex(16); }
 
 result<std::string> load_or_create_client_id(const std::filesystem::path& directory) {
   std::error_code ec;

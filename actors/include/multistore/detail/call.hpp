@@ -2,10 +2,12 @@
 
 // Internals shared by the facade, the fixture and the actor API; not part of
 // the public API. No CAF here: this header is included by store_handle.hpp.
+// (The inspect overload of store_request is in multistore/messages.hpp.)
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "multistore/abort_signal.hpp"
+#include "multistore/detail/json_text.hpp"
 #include "multistore/errors.hpp"
 #include "multistore/options.hpp"
 #include "multistore/schema.hpp"
@@ -20,6 +23,32 @@
 #include "multistore/store.hpp"
 #include "multistore/store_engine.hpp"
 #include "multistore/subscription.hpp"
+
+namespace multistore {
+
+/// A use() or preload() call as it travels to the registry (its wire form):
+/// the call's options before the registry's layers are applied, its schema by
+/// name and its boot callback by token. `make_request` builds it from
+/// `store_options`; the registry decodes it once (`to_call_options`).
+struct store_request {
+  std::string store_id;
+  std::string schema;  ///< a key from detail::register_schema: "name#hash"
+  bool file = false;   ///< false: memory_adapter; true: sqlite_adapter{directory}
+  std::string directory;
+  std::uint8_t synchronous = static_cast<std::uint8_t>(sync_level::normal);
+  bool has_gc_time = false;
+  std::int64_t gc_time_ms = 0;
+  std::string sync_payload;  ///< JSON text, empty when unset
+  std::string debug;         ///< JSON text, empty when unset
+  std::int8_t disable_devtools = -1;  ///< -1 unset, 0 false, 1 true
+  std::int8_t confirm_unsaved_changes = -1;
+  std::uint64_t boot = 0;  ///< token from detail::stash_boot; 0 for none
+  /// The sender becomes the lease's observer (monitored; its death releases).
+  bool observe = true;
+  std::uint64_t cancel_token = 0;  ///< lets (cancel_atom, token) abort this wait; 0: none
+};
+
+}  // namespace multistore
 
 namespace multistore::detail {
 
@@ -41,13 +70,9 @@ std::uint64_t stash_boot(boot_fn fn);
 /// Removes and returns the boot stashed under `token` (empty if none).
 boot_fn take_boot(std::uint64_t token);
 
-/// A use() or preload() call with its schema erased.
-struct call {
-  call_options options;
-  std::string schema_key;
-  std::uint64_t boot = 0;
-  abort_signal signal;
-};
+/// The schema-independent options of a request, as the core's option layers
+/// take them: the one place where the wire form is decoded.
+call_options to_call_options(const store_request& request);
 
 template <class Schema>
 const std::string& schema_key() {
@@ -55,16 +80,52 @@ const std::string& schema_key() {
   return key;
 }
 
+inline std::int8_t tri_state(const std::optional<bool>& b) {
+  return b ? static_cast<std::int8_t>(*b ? 1 : 0) : std::int8_t{-1};
+}
+
+inline std::string optional_json_text(const nlohmann::json& j) {
+  return j.is_null() ? std::string{} : json_text(j);
+}
+
+/// The wire form of `o`; its boot callback, if any, is stashed for the
+/// registry of this process.
 template <class Schema>
-call make_call(const store_options<Schema>& o) {
-  call c{call_options_of(o), schema_key<Schema>(), 0, o.signal};
+store_request make_request(const store_options<Schema>& o, bool observe) {
+  store_request r;
+  r.store_id = o.store_id;
+  r.schema = schema_key<Schema>();
+  if (const auto* file = std::get_if<sqlite_adapter>(&o.storage)) {
+    r.file = true;
+    r.directory = file->directory.string();
+    r.synchronous = static_cast<std::uint8_t>(file->synchronous);
+  }
+  r.has_gc_time = o.gc_time.has_value();
+  r.gc_time_ms = o.gc_time ? o.gc_time->count() : 0;
+  r.sync_payload = optional_json_text(o.sync_payload);
+  r.debug = optional_json_text(o.debug);
+  r.disable_devtools = tri_state(o.disable_devtools);
+  r.confirm_unsaved_changes = tri_state(o.confirm_unsaved_changes);
   if (o.boot) {
-    c.boot = stash_boot([boot = o.boot](store_engine& engine) {
+    r.boot = stash_boot([boot = o.boot](store_engine& engine) {
       store<Schema> view{engine};
       boot(view);
     });
   }
-  return c;
+  r.observe = observe;
+  return r;
+}
+
+/// A blocking caller's use() or preload(): the request and the abort signal
+/// that stays with the caller.
+struct call {
+  store_request request;
+  abort_signal signal;
+};
+
+template <class Schema>
+call make_call(const store_options<Schema>& o) {
+  return call{make_request(o, false), o.signal};
 }
 
 /// One observer lease on a loaded store, shared by a handle and its copies of

@@ -1,0 +1,176 @@
+#pragma once
+
+// The registry's and the stores' message protocols, in one place: atoms,
+// message structs, their `inspect` overloads and the typed interfaces. This
+// header and system_setup.cpp are where CAF 0.17's spelling of messages lives;
+// a move to another CAF version touches them and little else.
+//
+// Every message is made of ids, strings, JSON text, numbers and actor handles,
+// so it can cross CAF's middleman.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "multistore/detail/call.hpp"
+#include "multistore/options.hpp"
+#include "multistore/store_info.hpp"
+
+namespace multistore {
+
+// -- the registry ---------------------------------------------------------------------
+
+/// The registry actor's protocol:
+///
+/// | request                                  | answer                                    |
+/// |------------------------------------------|-------------------------------------------|
+/// | (acquire_atom, store_request)            | (caf::actor store, uint64 lease, uint64 instance) |
+/// | (preload_atom, store_request)            | ok_atom, or an error (callers may ignore it) |
+/// | (release_atom, uint64 lease)             | none (send, not request)                  |
+/// | (clear_atom)                             | ok_atom once every store is closed         |
+/// | (inspect_atom, std::string store_id)     | store_info_msg                            |
+/// | (stats_atom)                             | stats_msg                                 |
+/// | (cancel_atom, uint64 cancel_token)       | none: the waiting call with that token fails with `cancelled` |
+/// | (shutdown_atom)                          | ok_atom once every store is closed; later calls fail with registry_closed |
+///
+/// Errors are `caf::error`s of the "multistore" category whose code is an
+/// `errc` and whose context holds the message (see `to_error`).
+///
+/// The sender of an acquire becomes the lease's observer when
+/// `store_request::observe` is true: the registry monitors it and its death
+/// releases its leases. Blocking callers (whose sender is a short-lived
+/// scoped actor) set it to false and release explicitly.
+using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
+using preload_atom = caf::atom_constant<caf::atom("preload")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using clear_atom = caf::atom_constant<caf::atom("clear")>;
+using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+/// To the registry: stop taking work, close every store, then answer.
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+/// The registry to itself: a GC timer fired.
+using gc_atom = caf::atom_constant<caf::atom("gc")>;
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, store_request& x) {
+  return f(caf::meta::type_name("multistore::store_request"), x.store_id, x.schema, x.file,
+           x.directory, x.synchronous, x.has_gc_time, x.gc_time_ms, x.sync_payload, x.debug,
+           x.disable_devtools, x.confirm_unsaved_changes, x.boot, x.observe, x.cancel_token);
+}
+
+/// store_info on the wire.
+struct store_info_msg {
+  std::uint8_t state = static_cast<std::uint8_t>(store_state::disposed);
+  std::uint64_t observers = 0;
+  std::int64_t gc_time_ms = 0;
+  std::uint64_t loads = 0;
+  bool has_gc_remaining = false;
+  std::int64_t gc_remaining_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, store_info_msg& x) {
+  return f(caf::meta::type_name("multistore::store_info_msg"), x.state, x.observers,
+           x.gc_time_ms, x.loads, x.has_gc_remaining, x.gc_remaining_ms);
+}
+
+/// registry_stats on the wire.
+struct stats_msg {
+  std::uint64_t loading = 0, active = 0, inactive = 0, closing = 0, queued = 0, leases = 0,
+                waiting = 0, pending_timers = 0, loads = 0, load_failures = 0, disposals = 0,
+                evictions = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stats_msg& x) {
+  return f(caf::meta::type_name("multistore::stats_msg"), x.loading, x.active, x.inactive,
+           x.closing, x.queued, x.leases, x.waiting, x.pending_timers, x.loads,
+           x.load_failures, x.disposals, x.evictions);
+}
+
+store_info_msg to_msg(const store_info& info);
+store_info from_msg(const store_info_msg& msg);
+stats_msg to_msg(const registry_stats& stats);
+registry_stats from_msg(const stats_msg& msg);
+
+/// The registry actor's interface. `store_registry::actor()` hands it out as
+/// a `caf::actor`; `caf::actor_cast<registry_actor_type>` gives it back.
+using registry_actor_type = caf::typed_actor<
+    caf::replies_to<acquire_atom, store_request>::with<caf::actor, std::uint64_t, std::uint64_t>,
+    caf::replies_to<preload_atom, store_request>::with<caf::ok_atom>,
+    caf::reacts_to<release_atom, std::uint64_t>,
+    caf::replies_to<clear_atom>::with<caf::ok_atom>,
+    caf::replies_to<inspect_atom, std::string>::with<store_info_msg>,
+    caf::replies_to<stats_atom>::with<stats_msg>,
+    caf::reacts_to<cancel_atom, std::uint64_t>,
+    caf::replies_to<shutdown_atom>::with<caf::ok_atom>,
+    caf::reacts_to<gc_atom, std::string, std::uint64_t>>;
+
+// -- a store --------------------------------------------------------------------------
+
+/// A store actor's protocol. A store actor owns one store engine; the registry
+/// spawns it, opens it and closes it. Everyone else gets its handle from an
+/// acquire and talks to it directly:
+///
+/// | request                                              | answer                     |
+/// |------------------------------------------------------|----------------------------|
+/// | (commit_atom, std::vector<wire_event>)               | uint64 last sequence number, once durable |
+/// | (query_atom, std::string sql, std::string params)    | std::string rows (JSON array text) |
+/// | (subscribe_atom, std::string sql, std::string params, caf::actor subscriber) | uint64 subscription id |
+/// | (unsubscribe_atom, uint64 id)                        | none (send)                |
+/// | (caf::get_atom)                                      | (std::string store_id, uint64 head) |
+/// | (close_atom)                                         | none: commits what it holds, closes its engine and exits |
+///
+/// `params` is a JSON array text of bound parameters (null, bool, number,
+/// string, {"$blob": hex}); "" means none. A subscriber receives
+/// (update_atom, uint64 id, std::string rows) first at once, then after each
+/// commit that changed the result. Subscriptions end when the subscriber dies.
+/// Commits that queue up while the store works share one transaction (group
+/// commit); each is still answered on its own and all or nothing, and any
+/// other request first commits what was held, so answers follow mailbox order.
+/// Errors: `invalid_event`, `storage_failed`, `query_failed`; a dead store
+/// answers with CAF's own "receiver down", which the facade reports as
+/// `store_disposed`.
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using query_atom = caf::atom_constant<caf::atom("query")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsubscribe_atom = caf::atom_constant<caf::atom("unsub")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
+/// The registry to a new store: open the engine and boot, then answer ok.
+using open_atom = caf::atom_constant<caf::atom("open")>;
+/// The registry to a store: close (the registry hears it through the down message).
+using close_atom = caf::atom_constant<caf::atom("close")>;
+/// A store to itself: commit the commits it held back.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+/// One event as it travels: its name and its JSON arguments as text, which is
+/// also what the log stores.
+struct wire_event {
+  std::string name;
+  std::string args;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_event& x) {
+  return f(caf::meta::type_name("multistore::wire_event"), x.name, x.args);
+}
+
+/// A store actor's interface.
+using store_actor_type = caf::typed_actor<
+    caf::replies_to<open_atom>::with<caf::ok_atom>,
+    caf::replies_to<commit_atom, std::vector<wire_event>>::with<std::uint64_t>,
+    caf::replies_to<query_atom, std::string, std::string>::with<std::string>,
+    caf::replies_to<subscribe_atom, std::string, std::string, caf::actor>::with<std::uint64_t>,
+    caf::reacts_to<unsubscribe_atom, std::uint64_t>,
+    caf::replies_to<caf::get_atom>::with<std::string, std::uint64_t>,
+    caf::reacts_to<close_atom>,
+    caf::reacts_to<flush_atom>>;
+
+}  // namespace multistore
