@@ -1,5 +1,6 @@
 #include "multistore/registry_actor.hpp"
 
+#include <cassert>
 #include <deque>
 #include <optional>
 #include <unordered_map>
@@ -95,23 +96,32 @@ void apply(registry_self self, const lc::effect& effect);
 
 /// Feeds one event to the machine and carries out its effects. Effects may
 /// queue further events (a stop for a store that has no actor yet); they are
-/// handled in order after the current ones.
-void feed(registry_self self, lc::event event) {
+/// handled in order after the current one. Events that hold views (acquire,
+/// preload) come only from handlers, never while effects are carried out.
+void feed(registry_self self, const lc::event& event) {
   auto& st = self->state;
-  st.queue.push_back(std::move(event));
-  if (st.feeding)
+  if (st.feeding) {
+    assert(!std::holds_alternative<lc::acquire>(event)
+           && !std::holds_alternative<lc::preload>(event));
+    st.queue.push_back(event);
     return;
+  }
   st.feeding = true;
-  while (!st.queue.empty()) {
-    auto next = std::move(st.queue.front());
-    st.queue.pop_front();
+  const auto clock = [self] { return now(self); };
+  auto handle = [&](const lc::event& next) {
     st.effects.clear();
-    st.machine.handle(next, now(self), st.effects);
+    st.machine.handle(next, lc::time_source{clock}, st.effects);
     auto effects = std::move(st.effects);
     for (const auto& e : effects)
       apply(self, e);
     effects.clear();
     st.effects = std::move(effects);
+  };
+  handle(event);
+  while (!st.queue.empty()) {
+    auto next = std::move(st.queue.front());
+    st.queue.pop_front();
+    handle(next);
   }
   st.feeding = false;
 }
@@ -316,6 +326,7 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
       feed(self, lc::observer_down{observer});
     }
   });
+  // CAF tries handlers in order: the hot pair first.
   return {
       [self](acquire_atom,
              const store_request& req) -> caf::result<caf::actor, std::uint64_t, std::uint64_t> {
@@ -330,6 +341,7 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
           return std::move(*err);
         return detail::to_caf_error(errc::cancelled, "acquire was not answered");
       },
+      [self](release_atom, std::uint64_t lease) { feed(self, lc::release{lease}); },
       [self](preload_atom, const store_request& req) -> caf::result<caf::ok_atom> {
         auto answered = admit(self, call_kind::preload, req, {});
         if (!answered)
@@ -338,7 +350,6 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
           return std::move(*err);
         return caf::ok_atom::value;
       },
-      [self](release_atom, std::uint64_t lease) { feed(self, lc::release{lease}); },
       [self](cancel_atom, std::uint64_t token) {
         auto& st = self->state;
         if (auto i = st.cancel_tokens.find(token); i != st.cancel_tokens.end())

@@ -175,7 +175,7 @@ store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_ar
           if (parsed.is_discarded())
             return to_caf_error(errc::invalid_event,
                                 "arguments of event '" + e.name + "' are not valid JSON");
-          records.push_back(event_record{e.name, std::move(parsed)});
+          records.push_back(event_record{e.name, std::move(parsed), e.args});
         }
         if (st.held.empty() && self->mailbox().empty()) {  // nothing to share a transaction with
           auto seq = st.engine->commit(records);

@@ -43,6 +43,16 @@ TEST_CASE("a handle commits atomically and queries with bound parameters", "[han
   CHECK(rows[0].status == "closed");
 }
 
+TEST_CASE("a row that does not convert is query_failed as in boot's store", "[handle]") {
+  multistore::testing::fixture fx;
+  auto h = fx.use(store_options<issue_schema>{.store_id = "issue-1"});
+  h.commit(issue_created{"1", "Crash on save"});
+  // The row lacks the status column that issue_row needs.
+  CHECK(code_of([&] { h.query_as<issue_row>("SELECT id, title FROM issues"); })
+        == multistore::errc::query_failed);
+  CHECK(h.query_as<issue_row>("SELECT id, title, status FROM issues").size() == 1);
+}
+
 TEST_CASE("a failing commit leaves the store unchanged and serving", "[handle]") {
   multistore::testing::fixture fx;
   auto h = fx.use(store_options<issue_schema>{.store_id = "issue-1"});

@@ -398,7 +398,7 @@ class reference_driver {
     return p;
   }
 
-  std::size_t index_of(const std::string& id) const {
+  std::size_t index_of(std::string_view id) const {
     return static_cast<std::size_t>(std::find(setup_.ids.begin(), setup_.ids.end(), id)
                                     - setup_.ids.begin());
   }

@@ -69,10 +69,11 @@ class store_handle {
         detail::query(checked(), sql, std::vector<sql_value>{to_sql_value(params)...}));
   }
 
-  /// Rows converted to `Row` with nlohmann's from_json.
+  /// Rows converted to `Row` with nlohmann's from_json; a row that does not
+  /// convert throws `store_error{query_failed}`, as `store::query_as` does.
   template <class Row, class... Params>
   std::vector<Row> query_as(std::string_view sql, const Params&... params) const {
-    return query(sql, params...).template get<std::vector<Row>>();
+    return detail::rows_as<Row>(query(sql, params...), sql);
   }
 
   /// Calls `fn` with the query's result now, then after every commit that

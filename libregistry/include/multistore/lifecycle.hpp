@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -42,6 +43,38 @@ using instance_id = std::uint64_t;
 /// longer gc_time is reached by re-arming: a timer never disposes early.
 inline constexpr gc_duration max_timer_delay{2147483647};
 
+/// Where the machine reads the time: at most once per event, and only when
+/// the event's outcome depends on it (a GC window starts, a timer fires). A
+/// driver hands its clock in and pays no clock read for a cached acquire or a
+/// release that leaves other observers.
+///
+///     m.handle(event, time_source{[&] { return read_clock(); }}, out);
+class time_source {
+ public:
+  /// A time known already.
+  explicit time_source(instant fixed) noexcept : cached_(fixed) {}
+  /// Calls `clock()` when the time is first needed; `clock` must outlive
+  /// this object.
+  template <class Clock>
+  explicit time_source(const Clock& clock) noexcept : clock_(&clock), read_(&read<Clock>) {}
+
+  instant operator()() const {
+    if (!cached_)
+      cached_ = read_(clock_);
+    return *cached_;
+  }
+
+ private:
+  template <class Clock>
+  static instant read(const void* clock) {
+    return (*static_cast<const Clock*>(clock))();
+  }
+
+  const void* clock_ = nullptr;
+  instant (*read_)(const void*) = nullptr;
+  mutable std::optional<instant> cached_;
+};
+
 /// The bounds a machine works within.
 struct limits {
   /// Most instances open at once: loading, loaded (active or inactive) or
@@ -57,11 +90,12 @@ struct limits {
 // -- events -----------------------------------------------------------------
 
 /// A caller wants a store and becomes its observer (a lease) at once, so the
-/// store cannot be disposed while the caller waits for it.
+/// store cannot be disposed while the caller waits for it. Its strings are
+/// views: they must outlive the `handle` call (the machine copies what it keeps).
 struct acquire {
   request_id request = 0;
-  std::string store_id;  ///< already validated
-  std::string schema;    ///< a different schema for a cached id is schema_mismatch
+  std::string_view store_id;  ///< already validated
+  std::string_view schema;    ///< a different schema for a cached id is schema_mismatch
   observer_id observer = 0;
   gc_duration gc_time{0};  ///< the call's resolved gc_time
 };
@@ -69,8 +103,8 @@ struct acquire {
 /// Warm a store without observing it.
 struct preload {
   request_id request = 0;
-  std::string store_id;
-  std::string schema;
+  std::string_view store_id;  ///< a view, as in `acquire`
+  std::string_view schema;
   gc_duration gc_time{0};
 };
 
@@ -200,6 +234,9 @@ class machine {
   /// Applies one event at time `now` and appends its effects to `out` (which
   /// is not cleared, so a driver can reuse one vector).
   void handle(const event& e, instant now, effects& out);
+
+  /// The same, reading the time from `now` only if the event needs it.
+  void handle(const event& e, const time_source& now, effects& out);
 
   /// Convenience for tests: the effects of one event.
   effects handle(const event& e, instant now) {

@@ -25,6 +25,28 @@ std::vector<event_record> encode_events(const Es&... events) {
   return out;
 }
 
+namespace detail {
+
+/// Query rows converted to `Row` with its nlohmann::json conversion (column
+/// names are the keys); a row that does not convert throws
+/// store_error(query_failed). What every `query_as` does.
+template <class Row>
+std::vector<Row> rows_as(const nlohmann::json& rows, std::string_view sql) {
+  std::vector<Row> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    try {
+      out.push_back(r.template get<Row>());
+    } catch (const nlohmann::json::exception& e) {
+      throw store_error(errc::query_failed,
+                        "a row of \"" + std::string{sql} + "\" does not convert: " + e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
+
 /// A loaded store as `boot` and users see it: typed commits and queries over
 /// a `store_engine` it does not own.
 ///
@@ -77,18 +99,7 @@ class store {
   /// are the keys). A row that does not convert throws store_error(query_failed).
   template <class Row, class... P>
   std::vector<Row> query_as(std::string_view sql, const P&... params) const {
-    auto rows = query(sql, params...);
-    std::vector<Row> out;
-    out.reserve(rows.size());
-    for (const auto& r : rows) {
-      try {
-        out.push_back(r.template get<Row>());
-      } catch (const nlohmann::json::exception& e) {
-        throw store_error(errc::query_failed,
-                          "a row of \"" + std::string{sql} + "\" does not convert: " + e.what());
-      }
-    }
-    return out;
+    return detail::rows_as<Row>(query(sql, params...), sql);
   }
 
   store_engine& engine() noexcept { return *engine_; }

@@ -24,6 +24,10 @@ namespace multistore {
 struct event_record {
   std::string name;
   nlohmann::json args;
+  /// `args` as JSON text when the caller has it already (the store actor gets
+  /// events as text): the log stores this text as it is instead of writing
+  /// `args` out again. Empty: the log stores `args.dump()`.
+  std::string args_text = {};
 };
 
 /// An event as the log holds it.

@@ -285,7 +285,7 @@ struct machine::impl {
   }
 
   /// After a handed-out lease ended: the last observer leaving starts GC.
-  void observer_left(entry& e, instant now, effects& out) {
+  void observer_left(entry& e, const time_source& now, effects& out) {
     if (e.observers == 0 && e.state == phase::active) {
       set_phase(e, phase::inactive);
       start_gc_window(e, now, out);
@@ -335,18 +335,18 @@ struct machine::impl {
     }
   }
 
-  void arm(entry& e, instant now, effects& out) {
+  void arm(entry& e, const time_source& now, effects& out) {
     assert(e.timer == 0);
     e.timer = ++last_generation_;
     ++counts_.pending_timers;
-    const auto delay = std::min(remaining(e.deadline, now), max_timer_delay);
+    const auto delay = std::min(remaining(e.deadline, now()), max_timer_delay);
     out.emplace_back(arm_timer{*e.id, e.timer, delay});
   }
 
   /// An inactive entry's GC window starts (again) at `now` with its maximum
   /// gc_time. A timer still pending is reused: the deadline only moves later
   /// (the maximum only grows), so it fires early at worst and re-arms then.
-  void start_gc_window(entry& e, instant now, effects& out) {
+  void start_gc_window(entry& e, const time_source& now, effects& out) {
     assert(e.state == phase::inactive && e.observers == 0);
     if (e.gc_time == gc_never) {
       e.gc_window = false;
@@ -357,7 +357,7 @@ struct machine::impl {
       return;
     }
     e.gc_window = true;
-    e.deadline = saturating_add(now, e.gc_time);
+    e.deadline = saturating_add(now(), e.gc_time);
     if (e.timer == 0) arm(e, now, out);
   }
 
@@ -467,24 +467,24 @@ struct machine::impl {
 
   /// What acquire and preload do first: refuse the call after shutdown or
   /// when the id is in use with another schema, else find or create its entry.
-  admission admit(request_id request, const std::string& store_id, const std::string& schema,
+  admission admit(request_id request, std::string_view store_id, std::string_view schema,
                   effects& out) {
     if (closed_) {
       out.emplace_back(answer_error{request, closed_error()});
       return {};
     }
-    auto it = ids_.find(std::string_view{store_id});
+    auto it = ids_.find(store_id);
     entry* e = it == ids_.end() ? nullptr : it->second.live.get();
     if (e != nullptr && !accepts(*e, schema)) {
       out.emplace_back(answer_error{request, mismatch(*e, schema)});
       return {};
     }
     if (e != nullptr) return {e, false};
-    if (it == ids_.end()) it = ids_.try_emplace(store_id).first;
+    if (it == ids_.end()) it = ids_.try_emplace(std::string{store_id}).first;
     return {&create(it, schema), true};
   }
 
-  void on(const acquire& a, instant, effects& out) {
+  void on(const acquire& a, const time_source&, effects& out) {
     auto [e, fresh] = admit(a.request, a.store_id, a.schema, out);
     if (e == nullptr) return;
     lease_rec& l = new_lease(*e, a.observer, out);
@@ -496,7 +496,7 @@ struct machine::impl {
         [[fallthrough]];
       case phase::active:
         raise_gc(*e, a.gc_time);
-        out.emplace_back(answer_ready{a.request, a.store_id, e->instance, l.id});
+        out.emplace_back(answer_ready{a.request, *e->id, e->instance, l.id});
         return;
       case phase::loading:
         wait(*e, a.request, &l, a.gc_time);
@@ -510,7 +510,7 @@ struct machine::impl {
     }
   }
 
-  void on(const preload& p, instant now, effects& out) {
+  void on(const preload& p, const time_source& now, effects& out) {
     auto [e, fresh] = admit(p.request, p.store_id, p.schema, out);
     if (e == nullptr) return;
     if (fresh) {
@@ -521,11 +521,11 @@ struct machine::impl {
     switch (e->state) {
       case phase::active:
         raise_gc(*e, p.gc_time);
-        out.emplace_back(answer_ready{p.request, p.store_id, e->instance, 0});
+        out.emplace_back(answer_ready{p.request, *e->id, e->instance, 0});
         return;
       case phase::inactive:
         raise_gc(*e, p.gc_time);
-        out.emplace_back(answer_ready{p.request, p.store_id, e->instance, 0});
+        out.emplace_back(answer_ready{p.request, *e->id, e->instance, 0});
         lru_.unlink(*e);  // a read is a use: most recently used now
         lru_.push_back(*e);
         start_gc_window(*e, now, out);
@@ -541,7 +541,7 @@ struct machine::impl {
     }
   }
 
-  void on(const load_succeeded& s, instant now, effects& out) {
+  void on(const load_succeeded& s, const time_source& now, effects& out) {
     entry* e = find(s.store_id);
     if (e == nullptr || e->state != phase::loading || e->instance != s.instance) return;
     for (const waiter& w : e->waiters) {
@@ -562,7 +562,7 @@ struct machine::impl {
     }
   }
 
-  void on(const load_failed& f, instant, effects& out) {
+  void on(const load_failed& f, const time_source&, effects& out) {
     entry* e = find(f.store_id);
     if (e == nullptr || e->state != phase::loading || e->instance != f.instance) return;
     fail_waiters(*e, f.reason, out);
@@ -570,7 +570,7 @@ struct machine::impl {
     stop(*e, false, out);
   }
 
-  void on(const release& r, instant now, effects& out) {
+  void on(const release& r, const time_source& now, effects& out) {
     auto it = leases_.find(r.lease);
     if (it == leases_.end() || it->second.waiting) return;
     entry& e = *it->second.owner;
@@ -579,7 +579,7 @@ struct machine::impl {
     observer_left(e, now, out);
   }
 
-  void on(const observer_down& d, instant now, effects& out) {
+  void on(const observer_down& d, const time_source& now, effects& out) {
     auto it = observers_.find(d.observer);
     if (it == observers_.end()) return;
     observer_rec& o = it->second;
@@ -601,7 +601,7 @@ struct machine::impl {
     observers_.erase(it);
   }
 
-  void on(const cancel_wait& c, instant, effects& out) {
+  void on(const cancel_wait& c, const time_source&, effects& out) {
     auto it = waiting_.find(c.request);
     if (it == waiting_.end()) return;
     entry& e = *it->second;
@@ -618,16 +618,16 @@ struct machine::impl {
     if (lease != nullptr) end_lease(*lease);
   }
 
-  void on(const gc_fired& g, instant now, effects& out) {
+  void on(const gc_fired& g, const time_source& now, effects& out) {
     entry* e = find(g.store_id);
     if (e == nullptr || g.generation == 0 || e->timer != g.generation) return;
     drop_timer(*e);
     if (e->state != phase::inactive || !e->gc_window) return;
-    if (now >= e->deadline) stop(*e, true, out);
+    if (now() >= e->deadline) stop(*e, true, out);
     else arm(*e, now, out);
   }
 
-  void on(const store_down& d, instant, effects& out) {
+  void on(const store_down& d, const time_source&, effects& out) {
     entry* e = find(d.store_id);
     if (e == nullptr || e->queued || e->instance != d.instance) return;
     switch (e->state) {
@@ -662,11 +662,11 @@ struct machine::impl {
     }
   }
 
-  void on(const clear& c, instant, effects& out) {
+  void on(const clear& c, const time_source&, effects& out) {
     stop_all(c.request, errc::cancelled, "the registry was cleared", out);
   }
 
-  void on(const shutdown& s, instant, effects& out) {
+  void on(const shutdown& s, const time_source&, effects& out) {
     closed_ = true;
     stop_all(s.request, errc::registry_closed, "the registry was shut down", out);
   }
@@ -732,6 +732,10 @@ machine::machine(machine&&) noexcept = default;
 machine& machine::operator=(machine&&) noexcept = default;
 
 void machine::handle(const event& e, instant now, effects& out) {
+  handle(e, time_source{now}, out);
+}
+
+void machine::handle(const event& e, const time_source& now, effects& out) {
   std::visit([&](const auto& ev) { impl_->on(ev, now, out); }, e);
   // Any event may free a slot or make a store evictable for a queued load.
   if (!impl_->queue_.empty()) impl_->pump(out);

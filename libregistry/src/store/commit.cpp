@@ -98,7 +98,8 @@ result<void> store_engine::impl::append(std::span<const event_record> events,
                                            + std::to_string(detail::max_args_depth)
                                            + " levels deep; nothing was committed");
     try {
-      args_text = e.args.dump();
+      if (e.args_text.empty())
+        args_text = e.args.dump();
     } catch (const std::exception& ex) {
       return fail(errc::invalid_event, where() + " has arguments that cannot be stored: "
                                            + ex.what() + "; nothing was committed");
@@ -106,7 +107,7 @@ result<void> store_engine::impl::append(std::span<const event_record> events,
     ++seq;
     ins.bind(1, static_cast<std::int64_t>(seq));
     ins.bind(2, std::string_view{e.name});
-    ins.bind(3, std::string_view{args_text});
+    ins.bind(3, e.args_text.empty() ? std::string_view{args_text} : std::string_view{e.args_text});
     ins.bind(4, std::string_view{identity.client_id});
     ins.bind(5, std::string_view{identity.session_id});
     ins.bind(6, time);
