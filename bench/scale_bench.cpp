@@ -183,7 +183,7 @@ void create_file_stores(const fs::path& dir, const std::vector<std::string>& ids
       die("create " + ids[i] + ": " + engine.error().message);
     multistore::store<notes_schema> s{**engine};
     s.commit(note_added{"hello"});
-    (*engine)->shutdown();
+    (*engine)->close();
   });
 }
 

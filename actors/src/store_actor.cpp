@@ -51,7 +51,7 @@ struct store_actor_state {
       for (const auto& h : batch)
         spans.emplace_back(h.records);
       // Commits are held only while the engine is open, and close() flushes
-      // before it shuts the engine down.
+      // before it closes the engine.
       auto results = engine->commit_group(spans);
       for (std::size_t i = 0; i < batch.size(); ++i) {
         if (results[i])
@@ -70,7 +70,7 @@ struct store_actor_state {
     flush();
     subscriptions.clear();
     if (engine) {
-      engine->shutdown();
+      engine->close();
       engine.reset();
     }
   }
@@ -117,7 +117,7 @@ result<void> open_engine(store_actor_state& st) {
 }
 
 error closed_error(const store_actor_state& st) {
-  return error{errc::store_disposed, "store '" + st.args.options.store_id + "' is shut down"};
+  return error{errc::store_disposed, "store '" + st.args.options.store_id + "' is closed"};
 }
 
 caf::error disposed(const store_actor_state& st) {

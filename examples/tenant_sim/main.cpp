@@ -299,7 +299,7 @@ void verify_store(const std::string& id, const multistore::sqlite_adapter& stora
   if (stored != acked)
     out.problems.push_back(id + ": " + std::to_string(acked.size()) + " events acknowledged, "
                            + std::to_string(stored.size()) + " stored");
-  (*engine)->shutdown();
+  (*engine)->close();
 }
 
 }  // namespace

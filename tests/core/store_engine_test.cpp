@@ -239,9 +239,9 @@ TEST_CASE("after shutdown every call is store_disposed", "[engine][lifecycle]") 
   auto engine = open_store<todo_schema>("todos");
   REQUIRE(commit(*engine, note_logged{"x"}));
   CHECK(engine->is_open());
-  engine->shutdown();
+  engine->close();
   CHECK_FALSE(engine->is_open());
-  engine->shutdown();  // idempotent
+  engine->close();  // idempotent
 
   auto c = commit(*engine, note_logged{"y"});
   REQUIRE_FALSE(c);
@@ -267,7 +267,7 @@ TEST_CASE("each memory store starts empty and is private", "[engine][memory]") {
   REQUIRE(commit(*a, todo_added{"a", "only in a"}));
   CHECK(count(*a, "todos") == 1);
   CHECK(count(*b, "todos") == 0);
-  a->shutdown();
+  a->close();
   auto c = open_store<todo_schema>("same-id");
   CHECK(c->head() == 0);
 }

@@ -42,7 +42,7 @@ TEST_CASE("a file store lives at dir/store_id.sqlite and creates its directory",
   auto engine = open_store<todo_schema>("issue-42", sqlite_adapter{dir});
   CHECK(fs::exists(dir / "issue-42.sqlite"));
   REQUIRE(commit(*engine, todo_added{"a", "x"}));
-  engine->shutdown();
+  engine->close();
   CHECK(fs::exists(dir / "issue-42.sqlite"));
   CHECK(tree(dir) == std::set<fs::path>{"issue-42.sqlite"});  // WAL checkpointed away
 }
@@ -85,7 +85,7 @@ TEST_CASE("a changed schema rebuilds the state from the log without losing event
     auto engine = open_store<todo_schema>("evolve", storage);
     REQUIRE(commit(*engine, todo_added{"a", "four"}, todo_added{"b", "sixteen chars!!"}));
     REQUIRE(commit(*engine, todo_completed{"b"}, note_logged{"kept"}));
-    engine->shutdown();
+    engine->close();
   }
   {
     auto engine = open_store<todo_schema_v2>("evolve", storage);
@@ -180,7 +180,7 @@ TEST_CASE("a second opener of a locked file store is refused until the first clo
   REQUIRE(commit(*first, todo_added{"b", "y"}));
   CHECK(count(*first, "todos") == 2);
 
-  first->shutdown();
+  first->close();
   auto third = try_open<todo_schema>("locked", storage);
   REQUIRE(third);
   CHECK((*third)->head() == 2);
@@ -235,7 +235,7 @@ TEST_CASE("file stores use WAL and the chosen synchronous level", "[file]") {
   temp_dir tmp;
   auto normal = open_store<todo_schema>("normal", sqlite_adapter{tmp.path()});
   CHECK(rows(*normal, "PRAGMA synchronous")[0]["synchronous"] == 1);
-  normal->shutdown();
+  normal->close();
   // Bytes 18 and 19 of the header are the file format versions: 2 means WAL.
   std::ifstream in{tmp / "normal.sqlite", std::ios::binary};
   char header[20] = {};

@@ -102,7 +102,7 @@ TEST_CASE("a group commit notifies each subscription once", "[engine][group][sub
 TEST_CASE("a group commit on a shut down engine is store_disposed for every batch",
           "[engine][group][lifecycle]") {
   auto engine = open_store<todo_schema>("todos");
-  engine->shutdown();
+  engine->close();
   auto r = commit_group(*engine, {multistore::encode_events(todo_added{"a", "x"}),
                                   multistore::encode_events(todo_added{"b", "y"})});
   REQUIRE(r.size() == 2);

@@ -181,7 +181,7 @@ TEST_CASE("a subscription may outlive its engine", "[subscribe][lifecycle]") {
   {
     auto engine = open_store<todo_schema>("s");
     sub = subscribe(*engine, "SELECT count(*) AS n FROM todos", rec);
-    engine->shutdown();
+    engine->close();
     REQUIRE_FALSE(commit(*engine, todo_added{"a", "x"}));
   }
   CHECK(sub.active());

@@ -60,7 +60,7 @@ TEST_CASE("a typed store throws store_error with the code of the engine", "[stor
   } catch (const multistore::store_error& e) {
     CHECK(e.code() == errc::query_failed);
   }
-  engine->shutdown();
+  engine->close();
   try {
     s.commit(note_logged{"late"});
     FAIL("commit after shutdown did not throw");

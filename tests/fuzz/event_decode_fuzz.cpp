@@ -272,7 +272,7 @@ void check_group(multistore::store_engine& engine, const std::vector<batch_outco
   }
   require(group.head() == engine.head(), "the group ended at another head");
   require(contents(group) == contents(engine), "the group left another log or state");
-  group.shutdown();
+  group.close();
 }
 
 }  // namespace
@@ -314,7 +314,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     commit();
   check_group(engine, reached);
 
-  engine.shutdown();
+  engine.close();
   require(!engine.is_open(), "shutdown left the store open");
   return 0;
 }

@@ -26,7 +26,7 @@ ledger::outcomes make_ledger(const fs::path& dir) {
   ledger::outcomes known;
   for (auto [batch, size] : {std::pair{"b0", 3}, std::pair{"b1", 2}, std::pair{"b2", 2}})
     known.acked[batch] = {ledger::commit_batch(s, ledger::make_batch(batch, size, rng)), size};
-  (*engine)->shutdown();
+  (*engine)->close();
   return known;
 }
 

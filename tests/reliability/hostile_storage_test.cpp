@@ -27,7 +27,7 @@ void make_store(const fs::path& dir, const std::string& id, int events) {
         issue_created{std::to_string(i), std::string(500, static_cast<char>('a' + i % 26))});
     REQUIRE((*engine)->commit(records));
   }
-  (*engine)->shutdown();
+  (*engine)->close();
 }
 
 void make_foreign_database(const fs::path& file) {

@@ -174,7 +174,7 @@ report check_store(const fs::path& dir, const std::string& id, const outcomes& k
   // engine from the log alone.
   const auto expected = replay(log);
   compare_state(engine, expected, "store " + id + " as reopened", out);
-  engine.shutdown();
+  engine.close();
 
   std::error_code ec;
   fs::create_directories(scratch, ec);
@@ -199,7 +199,7 @@ report check_store(const fs::path& dir, const std::string& id, const outcomes& k
     return out;
   }
   compare_state(**rebuilt, expected, "store " + id + " rebuilt from its log", out);
-  (*rebuilt)->shutdown();
+  (*rebuilt)->close();
   return out;
 }
 

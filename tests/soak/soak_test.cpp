@@ -611,7 +611,7 @@ file_check read_file_store(std::size_t idx, const fs::path& dir) {
     out.rows = (*rows).at(0).at("n").get<std::uint64_t>();
   else if (out.problem.empty())
     out.problem = id + ": cannot count rows: " + rows.error().message;
-  (*engine)->shutdown();
+  (*engine)->close();
   return out;
 }
 

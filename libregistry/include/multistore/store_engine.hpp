@@ -58,10 +58,10 @@ struct store_identity {
 ///     auto seq = (*engine)->commit(std::span{&e, 1});
 ///     auto rows = (*engine)->query("SELECT title FROM issues WHERE id = ?",
 ///                                  std::vector<multistore::sql_value>{std::string{"1"}});
-///     (*engine)->shutdown();
+///     (*engine)->close();
 ///
 /// A file store (`sqlite_adapter`) is `<directory>/<store_id>.sqlite` in WAL
-/// mode, held with an exclusive lock from open to shutdown: a second open of
+/// mode, held with an exclusive lock from open to close: a second open of
 /// the same file, in this process or another, fails with `errc::load_failed`.
 /// When the schema's hash differs from the one the file was built with, the
 /// state tables are dropped, recreated and rebuilt by replaying the log.
@@ -88,7 +88,7 @@ class store_engine {
 
   store_engine(const store_engine&) = delete;
   store_engine& operator=(const store_engine&) = delete;
-  /// Shuts down if still open.
+  /// Closes if still open.
   ~store_engine();
 
   const std::string& store_id() const noexcept;
@@ -140,7 +140,7 @@ class store_engine {
   /// Ends subscriptions, finalizes statements, checkpoints the WAL
   /// (TRUNCATE), closes the database and releases the file lock. Idempotent;
   /// afterwards every call fails with `errc::store_disposed`.
-  void shutdown() noexcept;
+  void close() noexcept;
   bool is_open() const noexcept;
 
  private:

@@ -22,7 +22,10 @@ std::string_view to_string(store_state state) noexcept;
 /// What a registry knows about one store id.
 struct store_info {
   store_state state = store_state::disposed;
-  /// Leases held, including callers still waiting for the load.
+  /// Observers, counted as leases: one per `use()` handle or actor acquire
+  /// (an actor that acquires twice counts twice), including callers still
+  /// waiting for the load. (The lifecycle machine's `observer_id` names the
+  /// party that holds leases, whose death ends them all.)
   std::size_t observers = 0;
   /// The entry's effective gc_time: the maximum over every call of this
   /// instance's lifetime; 0 when not loaded.

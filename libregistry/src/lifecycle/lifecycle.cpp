@@ -52,7 +52,7 @@ gc_duration remaining(instant deadline, instant now) noexcept {
 
 /// The machine's internal phases. `closing` is reported as `disposed` (or
 /// `loading` when calls are queued for the next instance).
-enum class phase : std::uint8_t { loading, active, inactive, closing };
+enum class entry_phase : std::uint8_t { loading, active, inactive, closing };
 
 }  // namespace
 
@@ -113,12 +113,12 @@ struct machine::impl {
     const std::string* id = nullptr;  ///< the key in `ids_`
     list_hook<entry> live_link;       ///< in `live_`
     std::string schema;
-    phase state = phase::loading;
+    entry_phase phase = entry_phase::loading;
     instance_id instance = 0;
     /// Maximum gc_time over every call of this instance (0 while closing:
     /// queued calls keep their own in `waiters`).
     gc_duration gc_time{0};
-    std::size_t observers = 0;  ///< leases, waiting ones included
+    std::size_t lease_count = 0;  ///< leases, waiting ones included
     entry_leases leases;
     std::vector<waiter> waiters;
     bool gc_window = false;  ///< inactive with a finite deadline
@@ -151,7 +151,7 @@ struct machine::impl {
   intrusive_list<entry, &entry::lru_link> lru_;
   std::deque<entry*> queue_;  ///< fresh loads waiting for a slot, oldest first
   std::size_t open_ = 0;      ///< live entries holding a slot (not queued)
-  std::size_t closing_ = 0;   ///< entries in phase::closing (each frees or reuses its slot)
+  std::size_t closing_ = 0;   ///< entries in entry_phase::closing (each frees or reuses its slot)
   /// Records of disposed ids, the one disposed longest ago first.
   intrusive_list<id_record, &id_record::retired_link> retired_;
   std::unordered_map<lease_id, lease_rec> leases_;
@@ -176,7 +176,7 @@ struct machine::impl {
   /// Whether a call with `schema` may use the entry. A closing entry with no
   /// queued call belongs to nobody yet: the next instance takes any schema.
   static bool accepts(const entry& e, std::string_view schema) {
-    return (e.state == phase::closing && e.waiters.empty()) || e.schema == schema;
+    return (e.phase == entry_phase::closing && e.waiters.empty()) || e.schema == schema;
   }
 
   static error mismatch(const entry& e, std::string_view schema) {
@@ -209,9 +209,9 @@ struct machine::impl {
   }
 
   void remove(entry& e) {
-    assert(e.observers == 0 && e.waiters.empty() && e.leases.empty());
+    assert(e.lease_count == 0 && e.waiters.empty() && e.leases.empty());
     drop_timer(e);
-    if (e.state == phase::inactive) lru_.unlink(e);
+    if (e.phase == entry_phase::inactive) lru_.unlink(e);
     if (!e.queued) --open_;
     live_.unlink(e);
     id_record& rec = *e.record;
@@ -244,10 +244,10 @@ struct machine::impl {
   }
 
   /// Moves the entry to a new phase, keeping the LRU list to inactive entries.
-  void set_phase(entry& e, phase p) {
-    if (e.state == phase::inactive) lru_.unlink(e);
-    e.state = p;
-    if (p == phase::inactive) lru_.push_back(e);
+  void set_phase(entry& e, entry_phase p) {
+    if (e.phase == entry_phase::inactive) lru_.unlink(e);
+    e.phase = p;
+    if (p == entry_phase::inactive) lru_.push_back(e);
   }
 
   // -- leases ------------------------------------------------------------------
@@ -258,7 +258,7 @@ struct machine::impl {
     l.id = id;
     l.owner = &e;
     e.leases.push_front(l);
-    ++e.observers;
+    ++e.lease_count;
     if (observer != 0) {
       auto [it, inserted] = observers_.try_emplace(observer);
       if (inserted) out.emplace_back(monitor_observer{observer});
@@ -275,8 +275,8 @@ struct machine::impl {
     entry& e = *l.owner;
     e.leases.unlink(l);
     if (l.watcher != nullptr) l.watcher->leases.unlink(l);
-    assert(e.observers > 0);
-    --e.observers;
+    assert(e.lease_count > 0);
+    --e.lease_count;
   }
 
   void end_lease(lease_rec& l) {
@@ -286,8 +286,8 @@ struct machine::impl {
 
   /// After a handed-out lease ended: the last observer leaving starts GC.
   void observer_left(entry& e, const time_source& now, effects& out) {
-    if (e.observers == 0 && e.state == phase::active) {
-      set_phase(e, phase::inactive);
+    if (e.lease_count == 0 && e.phase == entry_phase::active) {
+      set_phase(e, entry_phase::inactive);
       start_gc_window(e, now, out);
     }
   }
@@ -319,7 +319,7 @@ struct machine::impl {
     e.instance = ++last_instance_;
     ++e.record->loads;
     ++counts_.loads;
-    set_phase(e, phase::loading);
+    set_phase(e, entry_phase::loading);
     e.gc_window = false;
     e.gc_time = gc_duration::zero();
     for (const waiter& w : e.waiters) e.gc_time = std::max(e.gc_time, w.gc_time);
@@ -347,7 +347,7 @@ struct machine::impl {
   /// gc_time. A timer still pending is reused: the deadline only moves later
   /// (the maximum only grows), so it fires early at worst and re-arms then.
   void start_gc_window(entry& e, const time_source& now, effects& out) {
-    assert(e.state == phase::inactive && e.observers == 0);
+    assert(e.phase == entry_phase::inactive && e.lease_count == 0);
     if (e.gc_time == gc_never) {
       e.gc_window = false;
       return;
@@ -409,9 +409,9 @@ struct machine::impl {
 
   /// Asks the driver to close the instance; the entry waits for store_down.
   void stop(entry& e, bool disposal, effects& out) {
-    assert(!e.queued && e.state != phase::closing);
+    assert(!e.queued && e.phase != entry_phase::closing);
     out.emplace_back(stop_store{*e.id, e.instance});
-    set_phase(e, phase::closing);
+    set_phase(e, entry_phase::closing);
     ++closing_;
     e.gc_time = gc_duration::zero();
     e.gc_window = false;
@@ -441,11 +441,11 @@ struct machine::impl {
         e = next;
         continue;
       }
-      switch (e->state) {
-        case phase::loading: stop(*e, false, out); break;
-        case phase::active:
-        case phase::inactive: stop(*e, true, out); break;
-        case phase::closing: break;
+      switch (e->phase) {
+        case entry_phase::loading: stop(*e, false, out); break;
+        case entry_phase::active:
+        case entry_phase::inactive: stop(*e, true, out); break;
+        case entry_phase::closing: break;
       }
       e->closers.push_back(request);
       ++closing;
@@ -488,22 +488,22 @@ struct machine::impl {
     auto [e, fresh] = admit(a.request, a.store_id, a.schema, out);
     if (e == nullptr) return;
     lease_rec& l = new_lease(*e, a.observer, out);
-    switch (e->state) {
-      case phase::inactive:
+    switch (e->phase) {
+      case entry_phase::inactive:
         // Cancels GC: the pending timer, if any, finds the entry active and is consumed.
-        set_phase(*e, phase::active);
+        set_phase(*e, entry_phase::active);
         e->gc_window = false;
         [[fallthrough]];
-      case phase::active:
+      case entry_phase::active:
         raise_gc(*e, a.gc_time);
         out.emplace_back(answer_ready{a.request, *e->id, e->instance, l.id});
         return;
-      case phase::loading:
+      case entry_phase::loading:
         wait(*e, a.request, &l, a.gc_time);
         if (fresh) request_load(*e, out);
         else raise_gc(*e, a.gc_time);
         return;
-      case phase::closing:
+      case entry_phase::closing:
         if (e->waiters.empty()) e->schema = a.schema;
         wait(*e, a.request, &l, a.gc_time);
         return;
@@ -518,23 +518,23 @@ struct machine::impl {
       request_load(*e, out);
       return;
     }
-    switch (e->state) {
-      case phase::active:
+    switch (e->phase) {
+      case entry_phase::active:
         raise_gc(*e, p.gc_time);
         out.emplace_back(answer_ready{p.request, *e->id, e->instance, 0});
         return;
-      case phase::inactive:
+      case entry_phase::inactive:
         raise_gc(*e, p.gc_time);
         out.emplace_back(answer_ready{p.request, *e->id, e->instance, 0});
         lru_.unlink(*e);  // a read is a use: most recently used now
         lru_.push_back(*e);
         start_gc_window(*e, now, out);
         return;
-      case phase::loading:
+      case entry_phase::loading:
         raise_gc(*e, p.gc_time);
         wait(*e, p.request, nullptr, p.gc_time);
         return;
-      case phase::closing:
+      case entry_phase::closing:
         if (e->waiters.empty()) e->schema = p.schema;
         wait(*e, p.request, nullptr, p.gc_time);
         return;
@@ -543,7 +543,7 @@ struct machine::impl {
 
   void on(const load_succeeded& s, const time_source& now, effects& out) {
     entry* e = find(s.store_id);
-    if (e == nullptr || e->state != phase::loading || e->instance != s.instance) return;
+    if (e == nullptr || e->phase != entry_phase::loading || e->instance != s.instance) return;
     for (const waiter& w : e->waiters) {
       waiting_.erase(w.request);
       lease_id lease = 0;
@@ -554,17 +554,17 @@ struct machine::impl {
       out.emplace_back(answer_ready{w.request, *e->id, e->instance, lease});
     }
     e->waiters.clear();
-    if (e->observers > 0) {
-      set_phase(*e, phase::active);
+    if (e->lease_count > 0) {
+      set_phase(*e, entry_phase::active);
     } else {
-      set_phase(*e, phase::inactive);
+      set_phase(*e, entry_phase::inactive);
       start_gc_window(*e, now, out);
     }
   }
 
   void on(const load_failed& f, const time_source&, effects& out) {
     entry* e = find(f.store_id);
-    if (e == nullptr || e->state != phase::loading || e->instance != f.instance) return;
+    if (e == nullptr || e->phase != entry_phase::loading || e->instance != f.instance) return;
     fail_waiters(*e, f.reason, out);
     ++counts_.load_failures;
     stop(*e, false, out);
@@ -622,7 +622,7 @@ struct machine::impl {
     entry* e = find(g.store_id);
     if (e == nullptr || g.generation == 0 || e->timer != g.generation) return;
     drop_timer(*e);
-    if (e->state != phase::inactive || !e->gc_window) return;
+    if (e->phase != entry_phase::inactive || !e->gc_window) return;
     if (now() >= e->deadline) stop(*e, true, out);
     else arm(*e, now, out);
   }
@@ -630,8 +630,8 @@ struct machine::impl {
   void on(const store_down& d, const time_source&, effects& out) {
     entry* e = find(d.store_id);
     if (e == nullptr || e->queued || e->instance != d.instance) return;
-    switch (e->state) {
-      case phase::closing:
+    switch (e->phase) {
+      case entry_phase::closing:
         --closing_;
         for (request_id r : e->closers) {
           auto c = closes_.find(r);
@@ -644,7 +644,7 @@ struct machine::impl {
         if (e->waiters.empty()) remove(*e);
         else begin_load(*e, e->waiters.front().request, out);
         return;
-      case phase::loading: {
+      case entry_phase::loading: {
         std::string msg = "store '";
         msg += *e->id;
         msg += "' stopped while loading";
@@ -653,8 +653,8 @@ struct machine::impl {
         remove(*e);
         return;
       }
-      case phase::active:
-      case phase::inactive:
+      case entry_phase::active:
+      case entry_phase::inactive:
         // Died on its own: never handed out again; its handles fail on use.
         while (!e->leases.empty()) end_lease(*e->leases.front());
         remove(*e);
@@ -680,26 +680,26 @@ struct machine::impl {
     info.loads = it->second.loads;
     const entry* e = it->second.live.get();
     if (e == nullptr) return info;
-    switch (e->state) {
-      case phase::loading:
+    switch (e->phase) {
+      case entry_phase::loading:
         info.state = store_state::loading;
-        info.observers = e->observers;
+        info.observers = e->lease_count;
         info.gc_time = e->gc_time;
         break;
-      case phase::active:
+      case entry_phase::active:
         info.state = store_state::active;
-        info.observers = e->observers;
+        info.observers = e->lease_count;
         info.gc_time = e->gc_time;
         break;
-      case phase::inactive:
+      case entry_phase::inactive:
         info.state = store_state::inactive;
         info.gc_time = e->gc_time;
         if (e->gc_window) info.gc_remaining = remaining(e->deadline, now);
         break;
-      case phase::closing:
+      case entry_phase::closing:
         if (!e->waiters.empty()) {
           info.state = store_state::loading;
-          info.observers = e->observers;
+          info.observers = e->lease_count;
           for (const waiter& w : e->waiters) info.gc_time = std::max(info.gc_time, w.gc_time);
         }
         break;
@@ -710,11 +710,11 @@ struct machine::impl {
   registry_stats stats() const {
     registry_stats s = counts_;
     for (const entry* e = live_.front(); e != nullptr; e = live_.next(*e)) {
-      switch (e->state) {
-        case phase::loading: ++s.loading; break;
-        case phase::active: ++s.active; break;
-        case phase::inactive: ++s.inactive; break;
-        case phase::closing: ++s.closing; break;
+      switch (e->phase) {
+        case entry_phase::loading: ++s.loading; break;
+        case entry_phase::active: ++s.active; break;
+        case entry_phase::inactive: ++s.inactive; break;
+        case entry_phase::closing: ++s.closing; break;
       }
     }
     s.queued = queue_.size();

@@ -287,7 +287,7 @@ void store_engine::impl::close() noexcept {
 
 store_engine::store_engine(std::unique_ptr<impl> state) noexcept : impl_(std::move(state)) {}
 
-store_engine::~store_engine() { shutdown(); }
+store_engine::~store_engine() { close(); }
 
 result<std::unique_ptr<store_engine>> store_engine::open(const schema_def& schema,
                                                          std::string_view store_id,
@@ -344,7 +344,7 @@ bool store_engine::is_open() const noexcept { return impl_->open; }
 
 std::uint64_t store_engine::head() const noexcept { return impl_->head; }
 
-void store_engine::shutdown() noexcept {
+void store_engine::close() noexcept {
   if (impl_)
     impl_->close();
 }

@@ -59,7 +59,7 @@ inline std::string lowercase(std::string_view s) {
 }
 
 inline tl::unexpected<error> disposed(const std::string& store_id) {
-  return fail(errc::store_disposed, "store '" + store_id + "' is shut down");
+  return fail(errc::store_disposed, "store '" + store_id + "' is closed");
 }
 
 }  // namespace detail
