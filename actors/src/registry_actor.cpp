@@ -285,10 +285,16 @@ std::optional<call_answer> admit(registry_self self, call_kind kind, const store
   return std::nullopt;
 }
 
-/// Registers a clear or shutdown, answered once every store is closed.
-caf::response_promise park(registry_self self, call_kind kind, lc::request_id id) {
+/// A clear or shutdown: the machine closes every store and answers once all
+/// are down.
+template <class Event>
+caf::result<caf::ok_atom> close_all(registry_self self, call_kind kind, const char* doing) {
+  auto& st = self->state;
+  const auto id = st.next_request++;
   auto rp = self->make_response_promise();
-  self->state.calls.emplace(id, pending_call{kind, rp, {}, nullptr, {}, 0});
+  st.calls.emplace(id, pending_call{kind, rp, {}, nullptr, {}, 0});
+  st.log->info("registry {}", doing);
+  feed(self, Event{id});
   return rp;
 }
 
@@ -358,23 +364,15 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
       [self](gc_atom, const std::string& id, std::uint64_t generation) {
         feed(self, lc::gc_fired{id, generation});
       },
-      [self](clear_atom) -> caf::result<caf::ok_atom> {
-        auto id = self->state.next_request++;
-        auto rp = park(self, call_kind::clear, id);
-        self->state.log->info("registry clearing");
-        feed(self, lc::clear{id});
-        return rp;
+      [self](clear_atom) {
+        return close_all<lc::clear>(self, call_kind::clear, "clearing");
       },
       [self](inspect_atom, const std::string& id) {
         return to_msg(self->state.machine.info(id, now(self)));
       },
       [self](stats_atom) { return to_msg(self->state.machine.stats()); },
-      [self](shutdown_atom) -> caf::result<caf::ok_atom> {
-        auto id = self->state.next_request++;
-        auto rp = park(self, call_kind::shutdown, id);
-        self->state.log->info("registry shutting down");
-        feed(self, lc::shutdown{id});
-        return rp;
+      [self](shutdown_atom) {
+        return close_all<lc::shutdown>(self, call_kind::shutdown, "shutting down");
       },
   };
 }

@@ -30,10 +30,11 @@ std::string render(std::uint8_t code, caf::atom_value, const caf::message& conte
 void configure(caf::actor_system_config& cfg) {
   cfg.set("work-stealing.moderate-sleep-duration", caf::timespan{0});
   cfg.add_error_category(detail::error_category, render);
-  cfg.add_message_type<store_request>("multistore::store_request");
-  cfg.add_message_type<store_info_msg>("multistore::store_info_msg");
-  cfg.add_message_type<stats_msg>("multistore::stats_msg");
-  cfg.add_message_type<wire_event>("multistore::wire_event");
+  auto add = [&cfg]<class T>(T*) { cfg.add_message_type<T>(T::wire_name); };
+  add(static_cast<store_request*>(nullptr));
+  add(static_cast<store_info_msg*>(nullptr));
+  add(static_cast<stats_msg*>(nullptr));
+  add(static_cast<wire_event*>(nullptr));
   cfg.add_message_type<std::vector<wire_event>>("std::vector<multistore::wire_event>");
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -23,6 +24,47 @@
 #include "multistore/store_info.hpp"
 
 namespace multistore {
+
+// -- atoms (both protocols; their meaning is documented with each protocol) ---------
+
+using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
+using preload_atom = caf::atom_constant<caf::atom("preload")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using clear_atom = caf::atom_constant<caf::atom("clear")>;
+using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+/// To the registry: stop taking work, close every store, then answer.
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+/// The registry to itself: a GC timer fired.
+using gc_atom = caf::atom_constant<caf::atom("gc")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using query_atom = caf::atom_constant<caf::atom("query")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsubscribe_atom = caf::atom_constant<caf::atom("unsub")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
+/// The registry to a new store: open the engine and boot, then answer ok.
+using open_atom = caf::atom_constant<caf::atom("open")>;
+/// The registry to a store: close (the registry hears it through the down message).
+using close_atom = caf::atom_constant<caf::atom("close")>;
+/// A store to itself: commit the commits it held back.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+/// A message struct: `wire_name`, and `wire_fields()` tying its members in
+/// wire order. CAF serializes every such struct through the one `inspect`
+/// below, and system_setup registers it under its `wire_name`.
+template <class T>
+concept wire_struct = requires(T& x) {
+  T::wire_name;
+  x.wire_fields();
+};
+
+template <class Inspector, wire_struct T>
+typename Inspector::result_type inspect(Inspector& f, T& x) {
+  return std::apply(
+      [&](auto&... fields) { return f(caf::meta::type_name(T::wire_name), fields...); },
+      x.wire_fields());
+}
 
 // -- the registry ---------------------------------------------------------------------
 
@@ -46,24 +88,8 @@ namespace multistore {
 /// `store_request::observe` is true: the registry monitors it and its death
 /// releases its leases. Blocking callers (whose sender is a short-lived
 /// scoped actor) set it to false and release explicitly.
-using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
-using preload_atom = caf::atom_constant<caf::atom("preload")>;
-using release_atom = caf::atom_constant<caf::atom("release")>;
-using clear_atom = caf::atom_constant<caf::atom("clear")>;
-using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
-using stats_atom = caf::atom_constant<caf::atom("stats")>;
-using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
-/// To the registry: stop taking work, close every store, then answer.
-using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
-/// The registry to itself: a GC timer fired.
-using gc_atom = caf::atom_constant<caf::atom("gc")>;
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, store_request& x) {
-  return f(caf::meta::type_name("multistore::store_request"), x.store_id, x.schema, x.file,
-           x.directory, x.synchronous, x.has_gc_time, x.gc_time_ms, x.sync_payload, x.debug,
-           x.disable_devtools, x.confirm_unsaved_changes, x.boot, x.observe, x.cancel_token);
-}
+///
+/// Message types follow; `registry_actor_type` below states the interface.
 
 /// store_info on the wire.
 struct store_info_msg {
@@ -73,27 +99,25 @@ struct store_info_msg {
   std::uint64_t loads = 0;
   bool has_gc_remaining = false;
   std::int64_t gc_remaining_ms = 0;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, store_info_msg& x) {
-  return f(caf::meta::type_name("multistore::store_info_msg"), x.state, x.observers,
-           x.gc_time_ms, x.loads, x.has_gc_remaining, x.gc_remaining_ms);
-}
+  static constexpr const char* wire_name = "multistore::store_info_msg";
+  auto wire_fields() {
+    return std::tie(state, observers, gc_time_ms, loads, has_gc_remaining, gc_remaining_ms);
+  }
+};
 
 /// registry_stats on the wire.
 struct stats_msg {
   std::uint64_t loading = 0, active = 0, inactive = 0, closing = 0, queued = 0, leases = 0,
                 waiting = 0, pending_timers = 0, loads = 0, load_failures = 0, disposals = 0,
                 evictions = 0;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stats_msg& x) {
-  return f(caf::meta::type_name("multistore::stats_msg"), x.loading, x.active, x.inactive,
-           x.closing, x.queued, x.leases, x.waiting, x.pending_timers, x.loads,
-           x.load_failures, x.disposals, x.evictions);
-}
+  static constexpr const char* wire_name = "multistore::stats_msg";
+  auto wire_fields() {
+    return std::tie(loading, active, inactive, closing, queued, leases, waiting, pending_timers,
+                    loads, load_failures, disposals, evictions);
+  }
+};
 
 store_info_msg to_msg(const store_info& info);
 store_info from_msg(const store_info_msg& msg);
@@ -138,29 +162,18 @@ using registry_actor_type = caf::typed_actor<
 /// Errors: `invalid_event`, `storage_failed`, `query_failed`; a dead store
 /// answers with CAF's own "receiver down", which the facade reports as
 /// `store_disposed`.
-using commit_atom = caf::atom_constant<caf::atom("commit")>;
-using query_atom = caf::atom_constant<caf::atom("query")>;
-using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
-using unsubscribe_atom = caf::atom_constant<caf::atom("unsub")>;
-using update_atom = caf::atom_constant<caf::atom("update")>;
-/// The registry to a new store: open the engine and boot, then answer ok.
-using open_atom = caf::atom_constant<caf::atom("open")>;
-/// The registry to a store: close (the registry hears it through the down message).
-using close_atom = caf::atom_constant<caf::atom("close")>;
-/// A store to itself: commit the commits it held back.
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
+///
+/// The message type follows; `store_actor_type` below states the interface.
 
 /// One event as it travels: its name and its JSON arguments as text, which is
 /// also what the log stores.
 struct wire_event {
   std::string name;
   std::string args;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, wire_event& x) {
-  return f(caf::meta::type_name("multistore::wire_event"), x.name, x.args);
-}
+  static constexpr const char* wire_name = "multistore::wire_event";
+  auto wire_fields() { return std::tie(name, args); }
+};
 
 /// A store actor's interface.
 using store_actor_type = caf::typed_actor<

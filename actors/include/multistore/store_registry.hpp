@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "multistore/detail/call.hpp"
+#include "multistore/detail/registry_front.hpp"
 #include "multistore/options.hpp"
 #include "multistore/store_handle.hpp"
 #include "multistore/store_info.hpp"
@@ -36,22 +37,13 @@ namespace multistore {
 /// the messages of registry_actor.hpp, or multistore/actor_api.hpp). The
 /// destructor shuts every store down gracefully and waits for them; handles
 /// must not outlive the actor system.
-class store_registry {
+class store_registry : public detail::registry_front<store_registry> {
  public:
   explicit store_registry(caf::actor_system& sys, registry_options options = {},
                           std::shared_ptr<spdlog::logger> logger = nullptr);
   ~store_registry();
   store_registry(const store_registry&) = delete;
   store_registry& operator=(const store_registry&) = delete;
-
-  /// Acquires the store (loading it, or joining a load in flight) and blocks
-  /// until it is ready. Throws `store_error`: invalid_store_id,
-  /// invalid_options, schema_mismatch, load errors, cancelled (clear() or the
-  /// options' abort signal), registry_closed.
-  template <class Schema>
-  store_handle<Schema> use(const store_options<Schema>& options) {
-    return store_handle<Schema>{acquire(detail::make_call(options))};
-  }
 
   /// Warms a store without observing it; the future is ready once the store
   /// is loaded, or the load failed (load errors are swallowed).
@@ -73,6 +65,7 @@ class store_registry {
   caf::actor_system& system() const noexcept;
 
  private:
+  friend class detail::registry_front<store_registry>;
   std::shared_ptr<detail::lease> acquire(detail::call call);
   std::future<void> preload_call(detail::call call);
 

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "multistore/detail/call.hpp"
+#include "multistore/detail/registry_front.hpp"
 #include "multistore/options.hpp"
 #include "multistore/store_handle.hpp"
 #include "multistore/store_info.hpp"
@@ -34,19 +35,12 @@ namespace multistore::testing {
 /// Handles from a fixture work like any handle (commit and query run the
 /// scheduler) and must not outlive it. Single-threaded: use one fixture from
 /// one thread. The destructor shuts the registry and every store down.
-class fixture {
+class fixture : public detail::registry_front<fixture> {
  public:
   explicit fixture(registry_options options = {});
   ~fixture();
   fixture(const fixture&) = delete;
   fixture& operator=(const fixture&) = delete;
-
-  /// Acquires a store, running the scheduler until it is ready; throws
-  /// `store_error` like `store_registry::use`.
-  template <class Schema>
-  store_handle<Schema> use(const store_options<Schema>& options) {
-    return store_handle<Schema>{acquire(detail::make_call(options))};
-  }
 
   /// Preloads a store and runs the scheduler until the load finished (load
   /// errors are swallowed, as with `store_registry::preload`).
@@ -77,6 +71,7 @@ class fixture {
   caf::actor_system& system() const;
 
  private:
+  friend class detail::registry_front<fixture>;
   std::shared_ptr<detail::lease> acquire(detail::call call);
   void preload_call(detail::call call);
 

@@ -2,7 +2,7 @@
 
 // Internals shared by the facade, the fixture and the actor API; not part of
 // the public API. No CAF here: this header is included by store_handle.hpp.
-// (The inspect overload of store_request is in multistore/messages.hpp.)
+// (CAF serializes store_request through the inspect of multistore/messages.hpp.)
 
 #include <cstdint>
 #include <functional>
@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -46,6 +47,13 @@ struct store_request {
   /// The sender becomes the lease's observer (monitored; its death releases).
   bool observe = true;
   std::uint64_t cancel_token = 0;  ///< lets (cancel_atom, token) abort this wait; 0: none
+
+  static constexpr const char* wire_name = "multistore::store_request";
+  auto wire_fields() {
+    return std::tie(store_id, schema, file, directory, synchronous, has_gc_time, gc_time_ms,
+                    sync_payload, debug, disable_devtools, confirm_unsaved_changes, boot, observe,
+                    cancel_token);
+  }
 };
 
 }  // namespace multistore
