@@ -45,23 +45,16 @@ mark_as_advanced(CAF_INCLUDE_DIR)
 
 if(CAF_FOUND)
   find_package(Threads REQUIRED)
-  if(NOT TARGET CAF::core)
-    add_library(CAF::core SHARED IMPORTED)
-    set_target_properties(CAF::core PROPERTIES
-      IMPORTED_LOCATION "${CAF_core_LIBRARY}"
-      INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}"
-      INTERFACE_LINK_LIBRARIES Threads::Threads)
-  endif()
-  if(CAF_io_FOUND AND NOT TARGET CAF::io)
-    add_library(CAF::io SHARED IMPORTED)
-    set_target_properties(CAF::io PROPERTIES
-      IMPORTED_LOCATION "${CAF_io_LIBRARY}"
-      INTERFACE_LINK_LIBRARIES CAF::core)
-  endif()
-  if(CAF_openssl_FOUND AND NOT TARGET CAF::openssl)
-    add_library(CAF::openssl SHARED IMPORTED)
-    set_target_properties(CAF::openssl PROPERTIES
-      IMPORTED_LOCATION "${CAF_openssl_LIBRARY}"
-      INTERFACE_LINK_LIBRARIES CAF::io)
-  endif()
+  # Each component links the one before it: core links Threads, io core, openssl io.
+  set(_caf_dependency Threads::Threads)
+  foreach(_comp IN ITEMS core io openssl)
+    if(CAF_${_comp}_FOUND AND NOT TARGET CAF::${_comp})
+      add_library(CAF::${_comp} SHARED IMPORTED)
+      set_target_properties(CAF::${_comp} PROPERTIES
+        IMPORTED_LOCATION "${CAF_${_comp}_LIBRARY}"
+        INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}"
+        INTERFACE_LINK_LIBRARIES ${_caf_dependency})
+    endif()
+    set(_caf_dependency CAF::${_comp})
+  endforeach()
 endif()

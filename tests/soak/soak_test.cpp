@@ -1,4 +1,4 @@
-// The soak test (issue 7): 1 000 stores, half SQLite files and half memory,
+// The soak test: 1 000 stores, half SQLite files and half memory,
 // and 64 client actors that acquire, commit, query and release through the
 // registry's message protocol with gc_times of 0–50 ms, on the real scheduler
 // and the real clock, for MULTISTORE_SOAK_SECONDS (default 60). A few stores

@@ -1,6 +1,6 @@
 #pragma once
 
-// Schemas shared by the actor-layer tests.
+// Schemas shared by the actor-layer, acceptance and reliability tests.
 
 #include <string>
 #include <string_view>
