@@ -48,10 +48,11 @@ result<void> validate(const registry_options& options) {
 }
 
 result<void> validate(const call_options& options) {
-  if (auto id = parse_store_id(options.store_id); !id)
-    return forward_error(id);
-  if (auto gc = check_gc_time(options.gc_time, "store '" + options.store_id + "'"); !gc)
-    return gc;
+  // Messages are built only on failure: every acquire passes here.
+  if (!is_valid_store_id(options.store_id))
+    return forward_error(parse_store_id(options.store_id));
+  if (options.gc_time && options.gc_time->count() < 0)
+    return check_gc_time(options.gc_time, "store '" + options.store_id + "'");
   if (auto* file = std::get_if<sqlite_adapter>(&options.storage); file && file->directory.empty())
     return fail(errc::invalid_options,
                 "store '" + options.store_id + "' uses sqlite_adapter without a directory");
