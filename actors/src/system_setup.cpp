@@ -1,10 +1,12 @@
 #include "multistore/system_setup.hpp"
 
+#include <iostream>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 #include <caf/timespan.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "detail/caf_error.hpp"
@@ -54,8 +56,9 @@ std::shared_ptr<spdlog::logger> library_logger(std::shared_ptr<spdlog::logger> g
     return given;
   if (auto named = spdlog::get("multistore"))
     return named;
-  auto own = std::make_shared<spdlog::logger>("multistore",
-                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  // Not registered with spdlog: the name stays free for the host program.
+  auto own = std::make_shared<spdlog::logger>(
+      "multistore", std::make_shared<spdlog::sinks::ostream_sink_mt>(std::cerr, true));
   own->set_level(spdlog::level::warn);
   return own;
 }

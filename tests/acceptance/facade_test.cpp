@@ -2,7 +2,11 @@
 // tolerant of a loaded machine: no timing assertions except generous bounds.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
+#include <iostream>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -160,4 +164,72 @@ TEST_CASE("a slow load does not hold up other stores", "[facade][real]") {
   CHECK_FALSE(boot_done);
   slow.join();
   CHECK(registry.inspect("slow").state == store_state::inactive);
+}
+
+namespace {
+
+/// Captures what this process writes to file descriptor `fd` while alive.
+class captured_fd {
+ public:
+  explicit captured_fd(int fd) : fd_(fd), saved_(::dup(fd)) {
+    std::fflush(nullptr);
+    file_ = std::tmpfile();
+    ::dup2(::fileno(file_), fd_);
+  }
+  ~captured_fd() { restore(); }
+
+  /// Stops capturing and returns what was written.
+  std::string text() {
+    restore();
+    std::string out;
+    std::rewind(file_);
+    for (int c; (c = std::fgetc(file_)) != EOF;)
+      out += static_cast<char>(c);
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0)
+      return;
+    std::fflush(nullptr);
+    std::cerr.flush();
+    ::dup2(saved_, fd_);
+    ::close(saved_);
+    saved_ = -1;
+  }
+
+  int fd_;
+  int saved_;
+  std::FILE* file_;
+};
+
+}  // namespace
+
+TEST_CASE("the library writes nothing to stdout and warns on stderr by default",
+          "[facade][real][logging]") {
+  temp_dir dir;
+  std::string out, err;
+  {
+    captured_fd stdout_capture{STDOUT_FILENO};
+    captured_fd stderr_capture{STDERR_FILENO};
+    {
+      system_fixture s;
+      multistore::store_registry registry{s.sys};  // no logger: the library's default
+      {
+        auto h = registry.use(file_issue(dir, "logged"));
+        h.commit(issue_created{"1", "one"});
+      }
+      registry.clear().get();
+      // A load that fails is a warning.
+      auto bad = file_issue(dir, "boot-throws");
+      bad.boot = [](multistore::store<issue_schema>&) { throw std::runtime_error("boom"); };
+      CHECK_THROWS_AS(registry.use(bad), multistore::store_error);
+    }
+    out = stdout_capture.text();
+    err = stderr_capture.text();
+  }
+  CHECK(out.empty());
+  CHECK_THAT(err, Catch::Contains("store boot-throws failed to load"));
+  CHECK_THAT(err, !Catch::Contains("store logged loaded"));  // info is below the default level
 }
