@@ -90,27 +90,10 @@ caf::behavior echo() {
 }
 
 /// Sends `n` sequential requests to `server`; sends ok to `done` at the end.
+/// With `then_send`, also sends one message after each answer: the message
+/// pattern of an acquire and its release, with nothing done on receipt.
 caf::behavior raw_client(caf::event_based_actor* self, caf::actor server, std::uint64_t n,
-                         caf::actor done) {
-  auto left = std::make_shared<std::uint64_t>(n);
-  auto step = std::make_shared<std::function<void()>>();
-  *step = [=] {
-    if ((*left)-- == 0) {
-      self->send(done, caf::ok_atom::value);
-      self->quit();
-      return;
-    }
-    self->request(server, caf::infinite, ping_atom::value, *left).then([=](std::uint64_t) {
-      (*step)();
-    });
-  };
-  return {[=](go_atom) { (*step)(); }};
-}
-
-/// raw_client plus one message sent after each answer: the message pattern of
-/// an acquire and its release, with nothing done on receipt.
-caf::behavior raw_pair_client(caf::event_based_actor* self, caf::actor server, std::uint64_t n,
-                              caf::actor done) {
+                         caf::actor done, bool then_send) {
   auto left = std::make_shared<std::uint64_t>(n);
   auto step = std::make_shared<std::function<void()>>();
   *step = [=] {
@@ -120,7 +103,8 @@ caf::behavior raw_pair_client(caf::event_based_actor* self, caf::actor server, s
       return;
     }
     self->request(server, caf::infinite, ping_atom::value, *left).then([=](std::uint64_t x) {
-      self->send(server, drop_atom::value, x);
+      if (then_send)
+        self->send(server, drop_atom::value, x);
       (*step)();
     });
   };
@@ -174,10 +158,10 @@ void actor_acquire(caf::actor_system& sys, multistore::store_registry& registry,
     holders.push_back(registry.use(notes("bench-" + std::to_string(c))));
   for (int round = 0; round < 5; ++round) {
     raw.push_back(run_clients(sys, clients, n, [&](int, caf::scoped_actor& self) {
-      return sys.spawn(raw_client, server, n, caf::actor{self});
+      return sys.spawn(raw_client, server, n, caf::actor{self}, false);
     }));
     pair.push_back(run_clients(sys, clients, n, [&](int, caf::scoped_actor& self) {
-      return sys.spawn(raw_pair_client, server, n, caf::actor{self});
+      return sys.spawn(raw_client, server, n, caf::actor{self}, true);
     }));
     ms.push_back(run_clients(sys, clients, n, [&](int c, caf::scoped_actor& self) {
       return sys.spawn(store_client, registry.actor(), "bench-" + std::to_string(c), n,
