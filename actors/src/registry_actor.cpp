@@ -275,8 +275,10 @@ std::optional<call_answer> admit(registry_self self, call_kind kind, const store
     feed(self, lc::acquire{id, req.store_id, req.schema, observer_of(self, sender), gc_time});
   else
     feed(self, lc::preload{id, req.store_id, req.schema, gc_time});
-  if (st.current_id != id)
+  if (st.current_id != id) {
+    st.current.boot = nullptr;  // not run (the store was loaded): let go of what it captured
     return std::exchange(st.answer, std::monostate{});
+  }
   st.current_id = 0;
   st.current.promise = self->make_response_promise();
   if (req.cancel_token != 0)

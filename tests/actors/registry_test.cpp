@@ -367,3 +367,18 @@ TEST_CASE("a use that arrives while clear closes a loading store gets the next i
   client->send(registry, multistore::release_atom::value, later_lease);
   fx.run();
 }
+
+TEST_CASE("a boot that a cached acquire does not run is not kept", "[registry]") {
+  multistore::testing::fixture fx;
+  auto held = fx.use(issue("cached-boot", 10s));
+  auto token = std::make_shared<int>(1);
+  std::weak_ptr<int> watch = token;
+  auto again = issue("cached-boot", 10s);
+  again.boot = [token = std::move(token)](multistore::store<issue_schema>&) {};
+  {
+    auto second = fx.use(again);
+    again.boot = nullptr;
+    CHECK(fx.inspect("cached-boot").observers == 2);
+  }
+  CHECK(watch.expired());
+}
