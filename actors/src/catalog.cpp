@@ -80,8 +80,7 @@ call_options to_call_options(const store_request& r) {
     o.storage = memory_adapter{};
   else
     o.storage = sqlite_adapter{r.directory, static_cast<sync_level>(r.synchronous)};
-  if (r.has_gc_time)
-    o.gc_time = gc_duration{r.gc_time_ms};
+  o.gc_time = gc_time_of(r);
   o.sync_payload = json_value(r.sync_payload);
   o.debug = json_value(r.debug);
   o.disable_devtools = untri(r.disable_devtools);
@@ -89,5 +88,15 @@ call_options to_call_options(const store_request& r) {
   return o;
 }
 
+std::optional<gc_duration> gc_time_of(const store_request& r) {
+  if (!r.has_gc_time)
+    return std::nullopt;
+  return gc_duration{r.gc_time_ms};
+}
+
+result<void> validate(const store_request& r) {
+  return validate_call(r.store_id, gc_time_of(r),
+                       r.file ? std::optional<std::string_view>{r.directory} : std::nullopt);
+}
 
 }  // namespace multistore::detail

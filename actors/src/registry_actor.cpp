@@ -43,7 +43,9 @@ struct pending_call {
   call_kind kind = call_kind::clear;
   /// Empty while the call's own message is handled: the handler answers it.
   caf::response_promise promise;
-  call_options options;  ///< acquire and preload: what a load for it opens
+  /// Acquire and preload: what a load for it opens. Decoded only when the
+  /// call waits; while its message is handled, `current_request` holds it.
+  call_options options;
   const schema_def* schema = nullptr;
   detail::boot_fn boot;
   std::uint64_t cancel_token = 0;
@@ -68,18 +70,24 @@ struct registry_actor_state {
   /// returns `answer` (a cached acquire touches no map of waiting calls).
   lc::request_id current_id = 0;
   pending_call current;
+  const store_request* current_request = nullptr;
   call_answer answer;
   lc::request_id next_request = 1;
 
   /// Schemas by key, as registered in this process's catalog.
   std::unordered_map<std::string, const schema_def*> schemas;
+  std::string last_schema_key;  ///< the schema found last, asked first
+  const schema_def* last_schema = nullptr;
 
   /// The live store actors, by instance (an id has at most one: a reload
   /// waits for the old instance to be down).
   std::unordered_map<lc::instance_id, store_actor_type> stores;
   std::unordered_map<caf::actor_addr, std::pair<std::string, lc::instance_id>> store_addrs;
 
-  std::unordered_map<caf::actor_addr, lc::observer_id> observer_ids;
+  /// Observers by control block: the address kept in `observer_addrs` holds
+  /// the block until its down message, so a key is never reused meanwhile,
+  /// and an acquire looks its sender up without taking a reference.
+  std::unordered_map<const caf::actor_control_block*, lc::observer_id> observer_ids;
   std::unordered_map<lc::observer_id, caf::actor_addr> observer_addrs;
   lc::observer_id next_observer = 1;
 
@@ -164,9 +172,10 @@ void answer(registry_self self, lc::request_id id, call_answer a) {
 void start_load(registry_self self, const lc::start_load& e) {
   auto& st = self->state;
   auto* call = find_call(self, e.options_of);
-  auto resolved = call != nullptr
-                      ? resolve_options(call->options, st.options)
-                      : fail(errc::load_failed, "load of '" + e.store_id + "' without options");
+  auto resolved = call == nullptr ? fail(errc::load_failed, "load of '" + e.store_id + "' without options")
+                  : call == &st.current
+                      ? resolve_options(detail::to_call_options(*st.current_request), st.options)
+                      : resolve_options(call->options, st.options);
   if (!resolved) {  // cannot happen with a consistent machine; fail the load rather than hang
     st.queue.push_back(lc::load_failed{e.store_id, e.instance, std::move(resolved.error())});
     st.queue.push_back(lc::store_down{e.store_id, e.instance});
@@ -226,26 +235,32 @@ void apply(registry_self self, const lc::effect& effect) {
       effect);
 }
 
-/// The observer id of `addr` (0 for none), assigned on first sight.
-lc::observer_id observer_of(registry_self self, const caf::actor_addr& addr) {
+/// The observer id of `sender` (0 for none), assigned on first sight.
+lc::observer_id observer_of(registry_self self, caf::actor_control_block* sender) {
   auto& st = self->state;
-  if (!addr)
+  if (sender == nullptr)
     return 0;
-  auto [i, added] = st.observer_ids.try_emplace(addr, st.next_observer);
+  auto [i, added] = st.observer_ids.try_emplace(sender, st.next_observer);
   if (added) {
-    st.observer_addrs.emplace(st.next_observer, addr);
+    st.observer_addrs.emplace(st.next_observer, caf::actor_cast<caf::actor_addr>(sender));
     ++st.next_observer;
   }
   return i->second;
 }
 
 const schema_def* find_schema(registry_self self, const std::string& key) {
-  auto& schemas = self->state.schemas;
-  if (auto i = schemas.find(key); i != schemas.end())
-    return i->second;
-  const auto* schema = detail::find_schema(key);
-  if (schema != nullptr)
-    schemas.emplace(key, schema);
+  auto& st = self->state;
+  if (st.last_schema != nullptr && key == st.last_schema_key)
+    return st.last_schema;  // calls come in runs of one schema: no hash for them
+  const schema_def* schema = nullptr;
+  if (auto i = st.schemas.find(key); i != st.schemas.end())
+    schema = i->second;
+  else if (schema = detail::find_schema(key); schema != nullptr)
+    st.schemas.emplace(key, schema);
+  if (schema != nullptr) {
+    st.last_schema_key = key;
+    st.last_schema = schema;
+  }
   return schema;
 }
 
@@ -255,11 +270,10 @@ const schema_def* find_schema(registry_self self, const std::string& key) {
 /// Every call takes this one path: the machine alone decides whether a store
 /// can be handed out now.
 std::optional<call_answer> admit(registry_self self, call_kind kind, const store_request& req,
-                                 const caf::actor_addr& sender) {
+                                 caf::actor_control_block* sender) {
   auto& st = self->state;
   auto boot = detail::take_boot(req.boot);
-  auto options = detail::to_call_options(req);
-  if (auto ok = validate(options); !ok)
+  if (auto ok = detail::validate(req); !ok)
     return detail::to_caf_error(ok.error());
   const auto* schema = find_schema(self, req.schema);
   if (schema == nullptr)
@@ -268,18 +282,26 @@ std::optional<call_answer> admit(registry_self self, call_kind kind, const store
         "schema '" + req.schema + "' of store '" + req.store_id
             + "' is not registered in this process (schemas are compiled in, not sent)");
   const auto id = st.next_request++;
-  const auto gc_time = call_gc_time(options.gc_time, st.options);
+  const auto gc_time = call_gc_time(detail::gc_time_of(req), st.options);
+  // The current call is filled field by field: a cached acquire builds no
+  // pending_call and decodes no options.
   st.current_id = id;
-  st.current = pending_call{kind, {}, std::move(options), schema, std::move(boot), req.cancel_token};
+  st.current_request = &req;
+  st.current.kind = kind;
+  st.current.schema = schema;
+  st.current.boot = std::move(boot);
+  st.current.cancel_token = req.cancel_token;
   if (kind == call_kind::acquire)
     feed(self, lc::acquire{id, req.store_id, req.schema, observer_of(self, sender), gc_time});
   else
     feed(self, lc::preload{id, req.store_id, req.schema, gc_time});
+  st.current_request = nullptr;
   if (st.current_id != id) {
     st.current.boot = nullptr;  // not run (the store was loaded): let go of what it captured
     return std::exchange(st.answer, std::monostate{});
   }
   st.current_id = 0;
+  st.current.options = detail::to_call_options(req);
   st.current.promise = self->make_response_promise();
   if (req.cancel_token != 0)
     st.cancel_tokens[req.cancel_token] = id;
@@ -327,7 +349,7 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
       feed(self, lc::store_down{std::move(id), instance});
       return;
     }
-    if (auto i = st.observer_ids.find(msg.source); i != st.observer_ids.end()) {
+    if (auto i = st.observer_ids.find(msg.source.get()); i != st.observer_ids.end()) {
       auto observer = i->second;
       st.observer_ids.erase(i);
       st.observer_addrs.erase(observer);
@@ -338,8 +360,7 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
   return {
       [self](acquire_atom,
              const store_request& req) -> caf::result<caf::actor, std::uint64_t, std::uint64_t> {
-        auto sender = req.observe ? caf::actor_cast<caf::actor_addr>(self->current_sender())
-                                  : caf::actor_addr{};
+        auto* sender = req.observe ? self->current_sender().get() : nullptr;
         auto answered = admit(self, call_kind::acquire, req, sender);
         if (!answered)
           return caf::delegated<caf::actor, std::uint64_t, std::uint64_t>{};
@@ -351,7 +372,7 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
       },
       [self](release_atom, std::uint64_t lease) { feed(self, lc::release{lease}); },
       [self](preload_atom, const store_request& req) -> caf::result<caf::ok_atom> {
-        auto answered = admit(self, call_kind::preload, req, {});
+        auto answered = admit(self, call_kind::preload, req, nullptr);
         if (!answered)
           return caf::delegated<caf::ok_atom>{};
         if (auto* err = std::get_if<caf::error>(&*answered))

@@ -47,16 +47,25 @@ result<void> validate(const registry_options& options) {
   return check_gc_time(options.default_options.gc_time, "default");
 }
 
-result<void> validate(const call_options& options) {
+result<void> validate_call(std::string_view store_id, const std::optional<gc_duration>& gc_time,
+                           std::optional<std::string_view> sqlite_directory) {
   // Messages are built only on failure: every acquire passes here.
-  if (!is_valid_store_id(options.store_id))
-    return forward_error(parse_store_id(options.store_id));
-  if (options.gc_time && options.gc_time->count() < 0)
-    return check_gc_time(options.gc_time, "store '" + options.store_id + "'");
-  if (auto* file = std::get_if<sqlite_adapter>(&options.storage); file && file->directory.empty())
+  if (!is_valid_store_id(store_id))
+    return forward_error(parse_store_id(store_id));
+  if (gc_time && gc_time->count() < 0)
+    return check_gc_time(gc_time, "store '" + std::string{store_id} + "'");
+  if (sqlite_directory && sqlite_directory->empty())
     return fail(errc::invalid_options,
-                "store '" + options.store_id + "' uses sqlite_adapter without a directory");
+                "store '" + std::string{store_id} + "' uses sqlite_adapter without a directory");
   return {};
+}
+
+result<void> validate(const call_options& options) {
+  const auto* file = std::get_if<sqlite_adapter>(&options.storage);
+  if (file == nullptr)
+    return validate_call(options.store_id, options.gc_time, std::nullopt);
+  const std::string directory = file->directory.string();
+  return validate_call(options.store_id, options.gc_time, directory);
 }
 
 result<resolved_options> resolve_options(const call_options& call,

@@ -1,14 +1,27 @@
 #include "multistore/store_id.hpp"
 
+#include <array>
 #include <cstdio>
 
 namespace multistore {
 
 namespace {
 
-constexpr bool allowed(char c) noexcept {
+constexpr bool allowed_char(unsigned char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
          || c == '-';
+}
+
+// One table look-up per byte: every acquire checks its id.
+constexpr auto allowed_table = [] {
+  std::array<bool, 256> t{};
+  for (unsigned c = 0; c < 256; ++c)
+    t[c] = allowed_char(static_cast<unsigned char>(c));
+  return t;
+}();
+
+constexpr bool allowed(char c) noexcept {
+  return allowed_table[static_cast<unsigned char>(c)];
 }
 
 // Shows an id in a message without letting control bytes or a huge input

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -161,6 +162,12 @@ result<void> validate(const registry_options& options);
 /// Checks a call's options on their own: the store id (`invalid_store_id`), a
 /// negative gc_time or a file adapter without a directory (`invalid_options`).
 result<void> validate(const call_options& options);
+
+/// The same rule on the fields it reads, for a call still in its wire form
+/// (`sqlite_directory` is nullopt for a memory store). validate(call_options)
+/// is this function: every path checks a call here.
+result<void> validate_call(std::string_view store_id, const std::optional<gc_duration>& gc_time,
+                           std::optional<std::string_view> sqlite_directory);
 
 /// Applies the option layers (DESIGN.md §4) and validates the outcome:
 /// - gc_time, sync_payload, disable_devtools, confirm_unsaved_changes: the call

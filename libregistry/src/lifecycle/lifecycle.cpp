@@ -154,7 +154,11 @@ struct machine::impl {
   std::size_t closing_ = 0;   ///< entries in entry_phase::closing (each frees or reuses its slot)
   /// Records of disposed ids, the one disposed longest ago first.
   intrusive_list<id_record, &id_record::retired_link> retired_;
-  std::unordered_map<lease_id, lease_rec> leases_;
+  using lease_map = std::unordered_map<lease_id, lease_rec>;
+  lease_map leases_;
+  /// Nodes of ended leases, reused by the next ones: a cached acquire and its
+  /// release allocate nothing.
+  std::vector<lease_map::node_type> spare_leases_;
   std::unordered_map<observer_id, observer_rec> observers_;
   std::unordered_map<request_id, entry*> waiting_;     ///< acquire/preload -> entry
   std::unordered_map<request_id, std::size_t> closes_;  ///< clear/shutdown -> stores not down
@@ -254,7 +258,17 @@ struct machine::impl {
 
   lease_rec& new_lease(entry& e, observer_id observer, effects& out) {
     const lease_id id = ++last_lease_;
-    lease_rec& l = leases_.try_emplace(id).first->second;
+    lease_rec* slot = nullptr;
+    if (spare_leases_.empty()) {
+      slot = &leases_.try_emplace(id).first->second;
+    } else {
+      auto node = std::move(spare_leases_.back());
+      spare_leases_.pop_back();
+      node.key() = id;
+      node.mapped() = lease_rec{};
+      slot = &leases_.insert(std::move(node)).position->second;
+    }
+    lease_rec& l = *slot;
     l.id = id;
     l.owner = &e;
     e.leases.push_front(l);
@@ -281,7 +295,15 @@ struct machine::impl {
 
   void end_lease(lease_rec& l) {
     unlink(l);
-    leases_.erase(l.id);
+    erase_lease(leases_.find(l.id));
+  }
+
+  void erase_lease(lease_map::iterator it) {
+    constexpr std::size_t max_spare = 64;
+    if (spare_leases_.size() < max_spare)
+      spare_leases_.push_back(leases_.extract(it));
+    else
+      leases_.erase(it);
   }
 
   /// After a handed-out lease ended: the last observer leaving starts GC.
@@ -575,7 +597,7 @@ struct machine::impl {
     if (it == leases_.end() || it->second.waiting) return;
     entry& e = *it->second.owner;
     unlink(it->second);
-    leases_.erase(it);
+    erase_lease(it);
     observer_left(e, now, out);
   }
 

@@ -79,8 +79,16 @@ std::uint64_t stash_boot(boot_fn fn);
 boot_fn take_boot(std::uint64_t token);
 
 /// The schema-independent options of a request, as the core's option layers
-/// take them: the one place where the wire form is decoded.
+/// take them: with the two functions below, the one place where the wire
+/// form is decoded.
 call_options to_call_options(const store_request& request);
+
+/// The request's own gc_time (nullopt when it sets none).
+std::optional<gc_duration> gc_time_of(const store_request& request);
+
+/// validate(to_call_options(request)) without decoding the rest: a cached
+/// acquire checks its call here and decodes nothing else.
+result<void> validate(const store_request& request);
 
 template <class Schema>
 const std::string& schema_key() {
