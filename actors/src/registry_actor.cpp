@@ -8,6 +8,7 @@
 #include <variant>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -54,6 +55,9 @@ struct pending_call {
 struct registry_actor_state {
   registry_options options;
   std::shared_ptr<spdlog::logger> log;
+  /// Where the stores do their SQLite work (shared with them: a store may
+  /// outlive the registry while it closes).
+  std::shared_ptr<detail::io_executor> io;
   std::string session_id;
   std::string client_id;
 
@@ -182,8 +186,10 @@ void start_load(registry_self self, const lc::start_load& e) {
     return;
   }
   auto store = detail::spawn_store(
-      self->system(), detail::store_spawn_args{call->schema, std::move(*resolved), st.session_id,
-                                               st.client_id, std::move(call->boot), st.log});
+      self->system(),
+      detail::store_spawn_args{call->schema, std::move(*resolved), st.session_id, st.client_id,
+                               std::move(call->boot), st.log, st.io,
+                               st.options.max_pending_commits});
   self->monitor(store);
   st.store_addrs.emplace(store.address(), std::make_pair(e.store_id, e.instance));
   st.stores.emplace(e.instance, store);
@@ -325,6 +331,13 @@ caf::result<caf::ok_atom> close_all(registry_self self, call_kind kind, const ch
 registry_actor_type::behavior_type registry_impl(registry_self self, registry_options options,
                                                  std::shared_ptr<spdlog::logger> log) {
   self->state.machine = lc::machine{lc::limits{.max_open = options.max_open_stores}};
+  // On the deterministic scheduler the stores' work runs inline, so that the
+  // scheduler alone orders everything; elsewhere on a pool of I/O threads.
+  const bool deterministic = caf::get_or(self->system().config(), "scheduler.policy",
+                                         caf::atom("stealing"))
+                             == caf::atom("testing");
+  self->state.io = deterministic ? detail::make_inline_executor()
+                                 : detail::make_io_pool(detail::io_pool_size(options.io_threads));
   self->state.options = std::move(options);
   self->state.log = detail::library_logger(std::move(log));
   self->state.session_id = make_random_id();

@@ -1,5 +1,14 @@
+// The store actor: the one owner of its engine's order. Its handlers only
+// queue operations; the SQLite work runs on the registry's I/O executor, one
+// operation (or one group of commits) at a time, and its answer comes back
+// as (io_done_atom). `pump` is the one place that carries work off the
+// scheduler, `on_done` the one place that hands its answers out.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <span>
 #include <unordered_map>
+#include <variant>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -17,68 +26,76 @@ namespace multistore::detail {
 
 namespace {
 
+// -- what the I/O thread works on -----------------------------------------------------
+
 struct subscriber_entry {
   subscription sub;
   caf::actor_addr subscriber;
 };
 
-/// A commit held back to share a transaction with the ones queued behind it.
-struct held_commit {
-  caf::response_promise answer;
-  std::vector<event_record> records;
-};
-
-struct store_actor_state {
-  store_spawn_args args;
+/// The engine and what touches it. While a job runs, only that job uses it;
+/// between jobs, only the actor (which posts the next job after the last
+/// one's io_done). `busy` lets a dying actor wait for the job in flight.
+struct store_core {
+  const schema_def* schema = nullptr;
+  resolved_options options;
+  std::string session_id;
+  std::string client_id;
+  boot_fn boot;
   std::unique_ptr<store_engine> engine;
   std::unordered_map<std::uint64_t, subscriber_entry> subscriptions;
-  std::uint64_t next_subscription = 1;
-  std::vector<held_commit> held;  ///< in arrival order
-  bool flush_sent = false;
 
-  ~store_actor_state() { close(); }
-
-  /// Commits the held commits in one transaction (group commit) and answers
-  /// each.
-  void flush() noexcept {
-    if (held.empty())
-      return;
-    auto batch = std::move(held);
-    held.clear();
-    try {
-      std::vector<std::span<const event_record>> spans;
-      spans.reserve(batch.size());
-      for (const auto& h : batch)
-        spans.emplace_back(h.records);
-      // Commits are held only while the engine is open, and close() flushes
-      // before it closes the engine.
-      auto results = engine->commit_group(spans);
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (results[i])
-          batch[i].answer.deliver(*results[i]);
-        else
-          batch[i].answer.deliver(to_caf_error(results[i].error()));
-      }
-    } catch (const std::exception& e) {  // out of memory: nothing may stay unanswered
-      for (auto& h : batch)
-        if (h.answer.pending())
-          h.answer.deliver(to_caf_error(errc::storage_failed, e.what()));
-    }
-  }
-
-  void close() noexcept {
-    flush();
-    subscriptions.clear();
-    if (engine) {
-      engine->close();
-      engine.reset();
-    }
-  }
-
-  static inline const char* name = "multistore.store";
+  std::mutex mtx;
+  std::condition_variable idle;
+  bool busy = false;
 };
 
-using store_self = store_actor_type::stateful_pointer<store_actor_state>;
+struct open_op {
+  result<void> outcome;
+};
+struct commit_op {
+  std::vector<event_record> records;
+  result<std::uint64_t> outcome = 0;
+};
+struct query_op {
+  std::string sql;
+  std::string params;
+  result<std::string> outcome;
+};
+struct subscribe_op {
+  std::string sql;
+  std::string params;
+  caf::actor subscriber;
+  std::uint64_t id = 0;
+  result<void> outcome;
+};
+struct unsubscribe_op {
+  std::uint64_t id = 0;
+};
+struct drop_subscriber_op {
+  caf::actor_addr subscriber;
+};
+struct head_op {
+  result<std::uint64_t> outcome = 0;
+};
+struct close_op {};
+
+/// One operation of the store, in mailbox order, with the promise of the
+/// request it answers (none for unsubscribe, drop and close).
+struct op {
+  caf::response_promise answer;
+  std::variant<open_op, commit_op, query_op, subscribe_op, unsubscribe_op, drop_subscriber_op,
+               head_op, close_op>
+      body;
+};
+
+/// Operations carried off the scheduler together: one op, or a run of
+/// commits (one transaction).
+using batch = std::vector<op>;
+
+error closed_error(const store_core& c) {
+  return error{errc::store_disposed, "store '" + c.options.store_id + "' is closed"};
+}
 
 result<std::vector<sql_value>> decode_params(const std::string& text) {
   if (text.empty())
@@ -89,52 +106,326 @@ result<std::vector<sql_value>> decode_params(const std::string& text) {
   return params_from_json(parsed);
 }
 
-result<void> open_engine(store_actor_state& st) {
-  auto identity = store_identity{st.args.client_id, st.args.session_id};
-  if (auto* file = std::get_if<sqlite_adapter>(&st.args.options.storage)) {
+result<void> open_engine(store_core& c) {
+  if (c.engine)
+    return {};
+  auto identity = store_identity{c.client_id, c.session_id};
+  if (auto* file = std::get_if<sqlite_adapter>(&c.options.storage)) {
     auto client = load_or_create_client_id(file->directory);
     if (!client)  // load_failed, or storage_failed when out of file descriptors
       return forward_error(client);
     identity.client_id = std::move(*client);
   }
-  auto engine = store_engine::open(*st.args.schema, st.args.options.store_id, st.args.options.storage,
+  auto engine = store_engine::open(*c.schema, c.options.store_id, c.options.storage,
                                    std::move(identity));
   if (!engine)
     return forward_error(engine);
-  st.engine = std::move(*engine);
-  if (st.args.boot) {
+  c.engine = std::move(*engine);
+  auto boot = std::exchange(c.boot, nullptr);
+  if (boot) {
     try {
-      st.args.boot(*st.engine);
+      boot(*c.engine);
     } catch (const std::exception& e) {
       return fail(errc::load_failed,
-                  "boot of store '" + st.args.options.store_id + "' threw: " + e.what());
+                  "boot of store '" + c.options.store_id + "' threw: " + e.what());
     } catch (...) {
-      return fail(errc::load_failed, "boot of store '" + st.args.options.store_id + "' threw");
+      return fail(errc::load_failed, "boot of store '" + c.options.store_id + "' threw");
     }
   }
-  st.args.boot = nullptr;
   return {};
 }
 
-error closed_error(const store_actor_state& st) {
-  return error{errc::store_disposed, "store '" + st.args.options.store_id + "' is closed"};
+void close_engine(store_core& c) noexcept {
+  c.subscriptions.clear();
+  if (c.engine) {
+    c.engine->close();
+    c.engine.reset();
+  }
+}
+
+void commit_all(store_core& c, batch& b) {
+  if (!c.engine) {
+    for (auto& o : b)
+      std::get<commit_op>(o.body).outcome = tl::unexpected(closed_error(c));
+    return;
+  }
+  std::vector<std::span<const event_record>> spans;
+  spans.reserve(b.size());
+  for (const auto& o : b)
+    spans.emplace_back(std::get<commit_op>(o.body).records);
+  auto results = c.engine->commit_group(spans);
+  for (std::size_t i = 0; i < b.size(); ++i)
+    std::get<commit_op>(b[i].body).outcome = std::move(results[i]);
+}
+
+/// Runs one operation other than a commit.
+void run_one(store_core& c, op& o) {
+  std::visit(
+      [&](auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, open_op>) {
+          x.outcome = open_engine(c);
+          if (!x.outcome)
+            close_engine(c);
+        } else if constexpr (std::is_same_v<T, query_op>) {
+          auto bound = decode_params(x.params);
+          if (!c.engine)
+            x.outcome = tl::unexpected(closed_error(c));
+          else if (!bound)
+            x.outcome = forward_error(bound);
+          else if (auto rows = c.engine->query(x.sql, *bound); !rows)
+            x.outcome = forward_error(rows);
+          else
+            x.outcome = json_text(*rows);
+        } else if constexpr (std::is_same_v<T, subscribe_op>) {
+          auto bound = decode_params(x.params);
+          if (!c.engine) {
+            x.outcome = tl::unexpected(closed_error(c));
+          } else if (!bound) {
+            x.outcome = forward_error(bound);
+          } else {
+            // Updates go straight from here to the subscriber.
+            auto sub = c.engine->subscribe(
+                x.sql, std::move(*bound),
+                [id = x.id, subscriber = x.subscriber](const nlohmann::json& rows) {
+                  caf::anon_send(subscriber, update_atom::value, id, json_text(rows));
+                });
+            if (!sub)
+              x.outcome = forward_error(sub);
+            else
+              c.subscriptions.emplace(x.id,
+                                      subscriber_entry{std::move(*sub), x.subscriber.address()});
+          }
+        } else if constexpr (std::is_same_v<T, unsubscribe_op>) {
+          c.subscriptions.erase(x.id);
+        } else if constexpr (std::is_same_v<T, drop_subscriber_op>) {
+          std::erase_if(c.subscriptions,
+                        [&](const auto& kv) { return kv.second.subscriber == x.subscriber; });
+        } else if constexpr (std::is_same_v<T, head_op>) {
+          if (c.engine)
+            x.outcome = c.engine->head();
+          else
+            x.outcome = tl::unexpected(closed_error(c));
+        } else if constexpr (std::is_same_v<T, close_op>) {
+          close_engine(c);
+        } else {
+          static_assert(std::is_same_v<T, commit_op>);
+        }
+      },
+      o.body);
+}
+
+/// The job: runs a batch against the engine. Never throws: an exception
+/// (out of memory) becomes every operation's error.
+void run(store_core& c, batch& b) noexcept {
+  try {
+    if (std::holds_alternative<commit_op>(b.front().body))
+      commit_all(c, b);
+    else
+      run_one(c, b.front());
+  } catch (const std::exception& e) {
+    auto failed = tl::unexpected(error{errc::storage_failed, e.what()});
+    for (auto& o : b)
+      std::visit(
+          [&](auto& x) {
+            if constexpr (requires { x.outcome; })
+              x.outcome = failed;
+          },
+          o.body);
+  }
+}
+
+// -- the actor ------------------------------------------------------------------------
+
+struct store_actor_state {
+  std::shared_ptr<store_core> core;
+  std::shared_ptr<io_executor> io;
+  std::shared_ptr<spdlog::logger> logger;
+  std::size_t max_pending_commits = default_max_pending_commits;
+
+  std::deque<op> queue;             ///< not yet posted, in mailbox order
+  std::shared_ptr<batch> running;   ///< posted, until its io_done
+  std::size_t pending_commits = 0;  ///< queued or running, not yet answered
+  bool closing = false;             ///< close_atom arrived: later requests are refused
+  bool flush_sent = false;          ///< a flush_atom is on its way to this actor
+  std::uint64_t next_subscription = 1;
+
+  ~store_actor_state() { finish(); }
+
+  const std::string& store_id() const { return core->options.store_id; }
+
+  /// Takes the next batch off the queue: one op, or every commit at its head.
+  batch take() {
+    batch b;
+    b.push_back(std::move(queue.front()));
+    queue.pop_front();
+    if (std::holds_alternative<commit_op>(b.front().body))
+      while (!queue.empty() && std::holds_alternative<commit_op>(queue.front().body)) {
+        b.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+    return b;
+  }
+
+  /// Answers the operations of a finished batch.
+  void answer(batch& b) {
+    for (auto& o : b)
+      std::visit([&](auto& x) { answer(o.answer, x); }, o.body);
+  }
+
+  template <class T>
+  static void deliver(caf::response_promise& rp, result<T>& r) {
+    if (!rp.pending())
+      return;
+    if (r)
+      rp.deliver(std::move(*r));
+    else
+      rp.deliver(to_caf_error(r.error()));
+  }
+
+  void answer(caf::response_promise& rp, open_op& x) {
+    if (!rp.pending())
+      return;
+    if (x.outcome)
+      rp.deliver(caf::ok_atom::value);
+    else
+      rp.deliver(to_caf_error(x.outcome.error()));
+  }
+  void answer(caf::response_promise& rp, commit_op& x) {
+    --pending_commits;
+    deliver(rp, x.outcome);
+  }
+  void answer(caf::response_promise& rp, query_op& x) { deliver(rp, x.outcome); }
+  void answer(caf::response_promise& rp, subscribe_op& x) {
+    if (!rp.pending())
+      return;
+    if (x.outcome)
+      rp.deliver(x.id);
+    else
+      rp.deliver(to_caf_error(x.outcome.error()));
+  }
+  void answer(caf::response_promise& rp, head_op& x) {
+    if (!rp.pending())
+      return;
+    if (x.outcome)
+      rp.deliver(store_id(), *x.outcome);
+    else
+      rp.deliver(to_caf_error(x.outcome.error()));
+  }
+  void answer(caf::response_promise&, unsubscribe_op&) {}
+  void answer(caf::response_promise&, drop_subscriber_op&) {}
+  void answer(caf::response_promise&, close_op&) {}
+
+  /// When the actor ends (closed, killed, failed, or the system stops):
+  /// waits for the job in flight, then does what is still queued on this
+  /// thread, so that no commit it took is lost, and closes the engine.
+  void finish() noexcept {
+    if (!core)
+      return;
+    {
+      std::unique_lock lock{core->mtx};
+      core->idle.wait(lock, [&] { return !core->busy; });
+    }
+    if (running) {
+      answer(*running);
+      running.reset();
+    }
+    while (!queue.empty()) {
+      auto b = take();
+      run(*core, b);
+      answer(b);
+    }
+    close_engine(*core);
+    core.reset();
+  }
+
+  static inline const char* name = "multistore.store";
+};
+
+using store_self = store_actor_type::stateful_pointer<store_actor_state>;
+
+/// Posts the next batch unless one is in flight. The one place where engine
+/// work leaves the actor; its answer comes back as (io_done_atom).
+void pump(store_self self) {
+  auto& st = self->state;
+  if (st.running || st.queue.empty())
+    return;
+  st.running = std::make_shared<batch>(st.take());
+  {
+    std::lock_guard guard{st.core->mtx};
+    st.core->busy = true;
+  }
+  st.io->post([core = st.core, b = st.running, me = caf::actor_cast<store_actor_type>(self)] {
+    run(*core, *b);
+    {
+      std::lock_guard guard{core->mtx};
+      core->busy = false;
+    }
+    core->idle.notify_all();
+    caf::anon_send(me, io_done_atom::value);
+  });
+}
+
+/// Posts the queued work now if no other message waits; else once those
+/// are queued too (a flush message goes behind them), so that a burst of
+/// commits in the mailbox goes as one transaction.
+void pump_soon(store_self self) {
+  auto& st = self->state;
+  if (st.running || st.queue.empty())
+    return;
+  if (self->mailbox().empty()) {
+    pump(self);
+  } else if (!st.flush_sent) {
+    st.flush_sent = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+/// Queues `o` and answers its request later (or never, for a send).
+caf::response_promise enqueue(store_self self, op o) {
+  auto rp = o.answer;
+  self->state.queue.push_back(std::move(o));
+  pump_soon(self);
+  return rp;
+}
+
+/// The batch in flight is done: its answers go out, then the next one.
+void on_done(store_self self) {
+  auto& st = self->state;
+  auto b = std::move(st.running);
+  if (!b)
+    return;
+  st.answer(*b);
+  const auto& last = b->back().body;
+  if (auto* opened = std::get_if<open_op>(&last); opened && !opened->outcome) {
+    st.closing = true;
+    self->quit();  // the load failed: the registry has its answer
+    return;
+  }
+  if (auto* sub = std::get_if<subscribe_op>(&last); sub && sub->outcome)
+    self->monitor(sub->subscriber);
+  if (std::holds_alternative<close_op>(last)) {
+    self->quit();
+    return;
+  }
+  pump_soon(self);
 }
 
 caf::error disposed(const store_actor_state& st) {
-  return to_caf_error(closed_error(st));
-}
-
-/// Before a query or subscription: commits what is held, so that answers
-/// follow mailbox order, and decodes the bound parameters.
-result<std::vector<sql_value>> begin_read(store_actor_state& st, const std::string& params) {
-  st.flush();
-  if (!st.engine)
-    return tl::unexpected(closed_error(st));
-  return decode_params(params);
+  return to_caf_error(closed_error(*st.core));
 }
 
 store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_args args) {
-  self->state.args = std::move(args);
+  auto core = std::make_shared<store_core>();
+  core->schema = args.schema;
+  core->options = std::move(args.options);
+  core->session_id = std::move(args.session_id);
+  core->client_id = std::move(args.client_id);
+  core->boot = std::move(args.boot);
+  self->state.core = std::move(core);
+  self->state.io = std::move(args.io);
+  self->state.logger = std::move(args.logger);
+  self->state.max_pending_commits = args.max_pending_commits;
   self->set_exception_handler([self](std::exception_ptr& ep) -> caf::error {
     std::string what = "unknown exception";
     try {
@@ -143,31 +434,30 @@ store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_ar
       what = e.what();
     } catch (...) {
     }
-    if (self->state.args.logger)
-      self->state.args.logger->error("store {} failed: {}", self->state.args.options.store_id, what);
-    self->state.close();
+    if (self->state.logger)
+      self->state.logger->error("store {} failed: {}", self->state.store_id(), what);
+    self->state.finish();
     return to_caf_error(errc::storage_failed, what);
   });
   self->set_down_handler([self](caf::down_msg& msg) {
-    std::erase_if(self->state.subscriptions,
-                  [&](const auto& kv) { return kv.second.subscriber == msg.source; });
+    if (!self->state.closing)
+      enqueue(self, op{{}, drop_subscriber_op{msg.source}});
   });
   return {
       [self](open_atom) -> caf::result<caf::ok_atom> {
-        auto& st = self->state;
-        if (st.engine)
-          return caf::ok_atom::value;
-        if (auto opened = open_engine(st); !opened) {
-          st.close();
-          self->quit();
-          return to_caf_error(opened.error());
-        }
-        return caf::ok_atom::value;
+        return enqueue(self, op{self->make_response_promise(), open_op{}});
       },
       [self](commit_atom, const std::vector<wire_event>& events) -> caf::result<std::uint64_t> {
         auto& st = self->state;
-        if (!st.engine)
+        if (st.closing)
           return disposed(st);
+        if (st.pending_commits >= st.max_pending_commits)
+          return to_caf_error(errc::overloaded,
+                              "store '" + st.store_id() + "' holds "
+                                  + std::to_string(st.pending_commits)
+                                  + " commits not yet answered (max_pending_commits "
+                                  + std::to_string(st.max_pending_commits)
+                                  + "): this one was not written; retry after some are answered");
         std::vector<event_record> records;
         records.reserve(events.size());
         for (const auto& e : events) {
@@ -177,70 +467,45 @@ store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_ar
                                 "arguments of event '" + e.name + "' are not valid JSON");
           records.push_back(event_record{e.name, std::move(parsed), e.args});
         }
-        if (st.held.empty() && self->mailbox().empty()) {  // nothing to share a transaction with
-          auto seq = st.engine->commit(records);
-          if (!seq)
-            return to_caf_error(seq.error());
-          return *seq;
-        }
-        // More messages are queued: hold this commit until the flush message,
-        // queued behind them, so that the commits among them share one
-        // transaction. Any other message flushes first, keeping mailbox order.
-        auto answer = self->make_response_promise();
-        st.held.push_back(held_commit{answer, std::move(records)});
-        if (!st.flush_sent) {
-          st.flush_sent = true;
-          self->send(self, flush_atom::value);
-        }
-        return answer;
+        ++st.pending_commits;
+        return enqueue(self, op{self->make_response_promise(), commit_op{std::move(records)}});
       },
+      [self](io_done_atom) { on_done(self); },
       [self](flush_atom) {
         self->state.flush_sent = false;
-        self->state.flush();
+        pump(self);
       },
       [self](query_atom, const std::string& sql,
              const std::string& params) -> caf::result<std::string> {
-        auto& st = self->state;
-        auto bound = begin_read(st, params);
-        if (!bound)
-          return to_caf_error(bound.error());
-        auto rows = st.engine->query(sql, *bound);
-        if (!rows)
-          return to_caf_error(rows.error());
-        return json_text(*rows);
+        if (self->state.closing)
+          return disposed(self->state);
+        return enqueue(self, op{self->make_response_promise(), query_op{sql, params}});
       },
       [self](subscribe_atom, const std::string& sql, const std::string& params,
              const caf::actor& subscriber) -> caf::result<std::uint64_t> {
         auto& st = self->state;
-        auto bound = begin_read(st, params);
-        if (!bound)
-          return to_caf_error(bound.error());
+        if (st.closing)
+          return disposed(st);
         auto id = st.next_subscription++;
-        auto sub = st.engine->subscribe(
-            sql, std::move(*bound), [id, subscriber](const nlohmann::json& rows) {
-              caf::anon_send(subscriber, update_atom::value, id, json_text(rows));
-            });
-        if (!sub)
-          return to_caf_error(sub.error());
-        self->monitor(subscriber);
-        st.subscriptions.emplace(id, subscriber_entry{std::move(*sub), subscriber.address()});
-        return id;
+        return enqueue(self,
+                       op{self->make_response_promise(), subscribe_op{sql, params, subscriber, id}});
       },
       [self](unsubscribe_atom, std::uint64_t id) {
-        self->state.flush();
-        self->state.subscriptions.erase(id);
+        if (!self->state.closing)
+          enqueue(self, op{{}, unsubscribe_op{id}});
       },
       [self](caf::get_atom) -> caf::result<std::string, std::uint64_t> {
-        auto& st = self->state;
-        st.flush();
-        if (!st.engine)
-          return disposed(st);
-        return {st.args.options.store_id, st.engine->head()};
+        if (self->state.closing)
+          return disposed(self->state);
+        return enqueue(self, op{self->make_response_promise(), head_op{}});
       },
       // No answer: the registry sees the store's down message once it closed.
       [self](close_atom) {
-        self->state.close();
-        self->quit();
+        auto& st = self->state;
+        if (st.closing)
+          return;
+        st.closing = true;
+        enqueue(self, op{{}, close_op{}});
       },
   };
 }

@@ -18,6 +18,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::cancelled: return "cancelled";
     case errc::registry_closed: return "registry_closed";
     case errc::no_registry: return "no_registry";
+    case errc::overloaded: return "overloaded";
   }
   return "unknown";
 }

@@ -44,6 +44,9 @@ gc_duration fallback_gc_time(const registry_options& registry) noexcept {
 }
 
 result<void> validate(const registry_options& options) {
+  if (options.max_pending_commits == 0)
+    return fail(errc::invalid_options,
+                "max_pending_commits is 0: a store must be able to hold at least one commit");
   return check_gc_time(options.default_options.gc_time, "default");
 }
 

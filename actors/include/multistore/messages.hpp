@@ -47,8 +47,11 @@ using update_atom = caf::atom_constant<caf::atom("update")>;
 using open_atom = caf::atom_constant<caf::atom("open")>;
 /// The registry to a store: close (the registry hears it through the down message).
 using close_atom = caf::atom_constant<caf::atom("close")>;
-/// A store to itself: commit the commits it held back.
+/// A store to itself: start the work it queued while more messages waited
+/// (so that a burst of commits in its mailbox goes as one transaction).
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+/// To a store from its I/O thread: the engine work it posted is done.
+using io_done_atom = caf::atom_constant<caf::atom("io_done")>;
 
 /// A message struct: `wire_name`, and `wire_fields()` tying its members in
 /// wire order. CAF serializes every such struct through the one `inspect`
@@ -150,18 +153,21 @@ using registry_actor_type = caf::typed_actor<
 /// | (subscribe_atom, std::string sql, std::string params, caf::actor subscriber) | uint64 subscription id |
 /// | (unsubscribe_atom, uint64 id)                        | none (send)                |
 /// | (caf::get_atom)                                      | (std::string store_id, uint64 head) |
-/// | (close_atom)                                         | none: commits what it holds, closes its engine and exits |
+/// | (close_atom)                                         | none: finishes what it was sent before, closes its engine and exits |
 ///
 /// `params` is a JSON array text of bound parameters (null, bool, number,
 /// string, {"$blob": hex}); "" means none. A subscriber receives
 /// (update_atom, uint64 id, std::string rows) first at once, then after each
 /// commit that changed the result. Subscriptions end when the subscriber dies.
-/// Commits that queue up while the store works share one transaction (group
-/// commit); each is still answered on its own and all or nothing, and any
-/// other request first commits what was held, so answers follow mailbox order.
-/// Errors: `invalid_event`, `storage_failed`, `query_failed`; a dead store
-/// answers with CAF's own "receiver down", which the facade reports as
-/// `store_disposed`.
+/// The store does its SQLite work on the registry's I/O threads, one
+/// operation at a time and in mailbox order. Commits that arrive while a
+/// transaction is being written queue up and go together as the next one
+/// (group commit); each is still answered on its own, all or nothing, once
+/// durable. A store holds at most `registry_options::max_pending_commits`
+/// commits not yet answered; one more is refused at once with `overloaded`.
+/// Errors: `invalid_event`, `storage_failed`, `query_failed`, `overloaded`;
+/// after close, `store_disposed`; a dead store answers with CAF's own
+/// "receiver down", which the facade reports as `store_disposed`.
 ///
 /// The message type follows; `store_actor_type` below states the interface.
 
@@ -184,6 +190,7 @@ using store_actor_type = caf::typed_actor<
     caf::reacts_to<unsubscribe_atom, std::uint64_t>,
     caf::replies_to<caf::get_atom>::with<std::string, std::uint64_t>,
     caf::reacts_to<close_atom>,
-    caf::reacts_to<flush_atom>>;
+    caf::reacts_to<flush_atom>,
+    caf::reacts_to<io_done_atom>>;
 
 }  // namespace multistore

@@ -5,6 +5,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "detail/io_executor.hpp"
 #include "multistore/detail/call.hpp"
 #include "multistore/messages.hpp"
 #include "multistore/options.hpp"
@@ -26,6 +27,8 @@ struct store_spawn_args {
   std::string client_id;  ///< for memory stores; file stores read <dir>/.client-id
   boot_fn boot;
   std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<io_executor> io;  ///< where the engine work runs
+  std::size_t max_pending_commits = default_max_pending_commits;
 };
 
 /// Spawns a store actor; it opens its engine on (open_atom) and answers ok

@@ -23,11 +23,14 @@ enum class errc : std::uint8_t {
   cancelled,
   registry_closed,
   no_registry,
+  /// A store holds `registry_options::max_pending_commits` commits not yet
+  /// answered: this one was refused at once and nothing of it was written.
+  overloaded,
 };
 
 /// The first and last enumerators, for code that walks every value.
 inline constexpr errc errc_first = errc::invalid_store_id;
-inline constexpr errc errc_last = errc::no_registry;
+inline constexpr errc errc_last = errc::overloaded;
 
 /// The enumerator's name, e.g. "invalid_store_id"; "unknown" for a value
 /// outside the enumeration.

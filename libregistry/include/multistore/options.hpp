@@ -98,6 +98,9 @@ struct store_defaults {
 /// The default of `registry_options::max_open_stores`.
 inline constexpr std::size_t default_max_open_stores = 4096;
 
+/// The default bound on a store's commits not yet answered.
+inline constexpr std::size_t default_max_pending_commits = 10000;
+
 struct registry_options {
   store_defaults default_options;
   /// Server mode: the default gc_time is `gc_never` (the seed's SSR rule).
@@ -110,6 +113,17 @@ struct registry_options {
   /// (its lock, database and WAL files) and about 135 KiB: size it to the
   /// process's RLIMIT_NOFILE and memory.
   std::size_t max_open_stores = default_max_open_stores;
+  /// Threads that run the stores' SQLite work (open, replay, boot, commits,
+  /// queries, subscription re-runs, close), off CAF's scheduler: a store
+  /// that fsyncs or replays a long log never holds up the registry or
+  /// another store. Each store uses at most one at a time. 0: twice the
+  /// core count, at least 2 and at most 16 (the work mostly waits on the
+  /// disk). The deterministic fixture runs the same work inline.
+  std::size_t io_threads = 0;
+  /// Commits a store holds not yet answered (queued or being written); one
+  /// more fails at once with `errc::overloaded` and nothing of it is
+  /// written. At least 1.
+  std::size_t max_pending_commits = default_max_pending_commits;
 };
 
 /// The schema-independent part of a call's `store_options`: what the option
