@@ -13,6 +13,7 @@
 #include "multistore/actor_api.hpp"
 #include "multistore/registry_actor.hpp"
 #include "multistore/testing.hpp"
+#include "expect_error.hpp"
 #include "schemas.hpp"
 #include "temp_dir.hpp"
 
@@ -169,4 +170,37 @@ TEST_CASE("a store killed with commits held back commits them before it goes",
   caf::anon_send_exit(store, caf::exit_reason::kill);
   fx.run();
   check_both_committed(fx, opts, out, client);
+}
+
+TEST_CASE("a store answers overloaded beyond max_pending_commits and writes none of it",
+          "[actors][overloaded]") {
+  multistore::registry_options ro;
+  ro.max_pending_commits = 3;
+  multistore::testing::fixture fx{ro};
+  store_options<issue_schema> opts{.store_id = "flooded", .gc_time = 10s};
+  auto h = fx.use(opts);
+  burst_answers out;
+  // Five commits reach the store together: it takes three, the limit, and
+  // turns the next two away at once.
+  auto client = fx.system().spawn(
+      burst_client, fx.registry(), opts,
+      std::vector{creating({"1"}), creating({"2"}), creating({"3"}), creating({"4"}),
+                  creating({"5", "6"})},
+      false, &out);
+  fx.run();
+  CHECK(out.seq == std::map<int, std::uint64_t>{{0, 1}, {1, 2}, {2, 3}});
+  CHECK(out.error == std::map<int, errc>{{3, errc::overloaded}, {4, errc::overloaded}});
+  REQUIRE(out.rows);
+  CHECK(nlohmann::json::parse(*out.rows)[0]["n"] == 3);
+  CHECK(h.query("SELECT count(*) AS n FROM __events")[0]["n"] == 3);
+  // The store keeps serving: room again once the three were answered.
+  CHECK(h.commit(issue_created{"7", "after the flood"}) == 4);
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+  fx.run();
+}
+
+TEST_CASE("max_pending_commits of 0 is refused", "[actors][overloaded]") {
+  multistore::registry_options ro;
+  ro.max_pending_commits = 0;
+  CHECK(code_of([&] { multistore::testing::fixture fx{ro}; }) == errc::invalid_options);
 }
