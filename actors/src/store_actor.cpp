@@ -249,10 +249,23 @@ struct store_actor_state {
   bool closing = false;             ///< close_atom arrived: later requests are refused
   bool flush_sent = false;          ///< a flush_atom is on its way to this actor
   std::uint64_t next_subscription = 1;
+  caf::error overloaded_error;
 
   ~store_actor_state() { finish(); }
 
   const std::string& store_id() const { return core->options.store_id; }
+
+  /// The answer to a commit beyond the limit. Made once: a flood gets copies
+  /// that share its text.
+  caf::error overloaded() {
+    if (!overloaded_error)
+      overloaded_error = to_caf_error(
+          errc::overloaded, "store '" + store_id() + "' holds " + std::to_string(max_pending_commits)
+                                + " commits not yet answered (max_pending_commits "
+                                + std::to_string(max_pending_commits)
+                                + "): this one was not written; retry after some are answered");
+    return overloaded_error;
+  }
 
   /// Takes the next batch off the queue: one op, or every commit at its head.
   batch take() {
@@ -452,12 +465,7 @@ store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_ar
         if (st.closing)
           return disposed(st);
         if (st.pending_commits >= st.max_pending_commits)
-          return to_caf_error(errc::overloaded,
-                              "store '" + st.store_id() + "' holds "
-                                  + std::to_string(st.pending_commits)
-                                  + " commits not yet answered (max_pending_commits "
-                                  + std::to_string(st.max_pending_commits)
-                                  + "): this one was not written; retry after some are answered");
+          return st.overloaded();
         std::vector<event_record> records;
         records.reserve(events.size());
         for (const auto& e : events) {

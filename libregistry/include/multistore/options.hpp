@@ -169,8 +169,8 @@ inline gc_duration call_gc_time(const std::optional<gc_duration>& call,
   return call ? *call : fallback_gc_time(registry);
 }
 
-/// Checks the registry's own options: a negative default gc_time is
-/// `errc::invalid_options`.
+/// Checks the registry's own options: a negative default gc_time or a
+/// `max_pending_commits` of 0 is `errc::invalid_options`.
 result<void> validate(const registry_options& options);
 
 /// Checks a call's options on their own: the store id (`invalid_store_id`), a
