@@ -60,11 +60,14 @@ class io_pool final : public io_executor {
   }
 
   void post(std::function<void()> job) override {
+    // Once queued, the job may run and destroy this pool (it held the last
+    // reference): from then on only the shared state is touched.
+    auto s = state_;
     {
-      std::lock_guard guard{state_->mtx};
-      state_->jobs.push_back(std::move(job));
+      std::lock_guard guard{s->mtx};
+      s->jobs.push_back(std::move(job));
     }
-    state_->ready.notify_one();
+    s->ready.notify_one();
   }
 
  private:
