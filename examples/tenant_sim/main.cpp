@@ -46,6 +46,7 @@ struct config {
   int workspaces = 8;
   int issues = 300;
   int clients = 16;
+  int io_threads = 0;  ///< registry_options::io_threads (0: the default)
   std::int64_t gc_ms = 300;
   std::uint64_t seed = 42;
   bool memory = false;
@@ -315,6 +316,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000));
   app.add_option("--gc-ms", cfg.gc_ms, "gc_time of issue stores, ms")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", cfg.seed, "random seed");
+  app.add_option("--io-threads", cfg.io_threads, "threads for the stores' SQLite work (0: default)")
+      ->check(CLI::Range(0, 256));
   app.add_flag("--memory", cfg.memory, "memory stores instead of SQLite files");
   app.add_option("--data", cfg.data, "directory for the SQLite files");
   app.add_option("--json", cfg.json, "write a JSON report to this file");
@@ -344,7 +347,9 @@ int main(int argc, char** argv) {
     caf::actor_system sys{caf_cfg};
     auto quiet = std::make_shared<spdlog::logger>(
         "multistore", std::make_shared<spdlog::sinks::null_sink_mt>());
-    multistore::store_registry registry{sys, {}, quiet};
+    multistore::registry_options ro;
+    ro.io_threads = static_cast<std::size_t>(cfg.io_threads);
+    multistore::store_registry registry{sys, ro, quiet};
 
     std::vector<caf::actor> clients;
     for (int c = 0; c < cfg.clients; ++c)
