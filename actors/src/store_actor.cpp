@@ -370,12 +370,16 @@ void pump(store_self self) {
   }
   st.io->post([core = st.core, b = st.running, me = caf::actor_cast<store_actor_type>(self)] {
     run(*core, *b);
+    // Sent while `busy` holds: a dying actor waits for it in finish(), so
+    // this send never outlives the actor or its system. The handle itself
+    // goes with the job, after `busy` cleared: were it the last one, the
+    // actor would end on this thread, and its finish() waits for `busy`.
+    caf::anon_send(me, io_done_atom::value);
     {
       std::lock_guard guard{core->mtx};
       core->busy = false;
     }
     core->idle.notify_all();
-    caf::anon_send(me, io_done_atom::value);
   });
 }
 
