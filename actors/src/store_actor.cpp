@@ -35,7 +35,9 @@ struct subscriber_entry {
 
 /// The engine and what touches it. While a job runs, only that job uses it;
 /// between jobs, only the actor (which posts the next job after the last
-/// one's io_done). `busy` lets a dying actor wait for the job in flight.
+/// one's io_done). `jobs` counts the jobs not yet finished (two for a moment:
+/// a job has sent its done message, the next one was posted); a dying actor
+/// waits for it to reach 0.
 struct store_core {
   const schema_def* schema = nullptr;
   resolved_options options;
@@ -47,7 +49,7 @@ struct store_core {
 
   std::mutex mtx;
   std::condition_variable idle;
-  bool busy = false;
+  int jobs = 0;
 };
 
 struct open_op {
@@ -337,7 +339,7 @@ struct store_actor_state {
       return;
     {
       std::unique_lock lock{core->mtx};
-      core->idle.wait(lock, [&] { return !core->busy; });
+      core->idle.wait(lock, [&] { return core->jobs == 0; });
     }
     if (running) {
       answer(*running);
@@ -366,18 +368,19 @@ void pump(store_self self) {
   st.running = std::make_shared<batch>(st.take());
   {
     std::lock_guard guard{st.core->mtx};
-    st.core->busy = true;
+    ++st.core->jobs;
   }
   st.io->post([core = st.core, b = st.running, me = caf::actor_cast<store_actor_type>(self)] {
     run(*core, *b);
-    // Sent while `busy` holds: a dying actor waits for it in finish(), so
-    // this send never outlives the actor or its system. The handle itself
-    // goes with the job, after `busy` cleared: were it the last one, the
-    // actor would end on this thread, and its finish() waits for `busy`.
+    // Sent while the job still counts: a dying actor waits for it in
+    // finish(), so this send never outlives the actor or its system. The
+    // handle goes with the job, after the count dropped: were it the last
+    // one, the actor would end on this thread, and its finish() waits for
+    // the count.
     caf::anon_send(me, io_done_atom::value);
     {
       std::lock_guard guard{core->mtx};
-      core->busy = false;
+      --core->jobs;
     }
     core->idle.notify_all();
   });
