@@ -27,58 +27,12 @@
 #include <multistore/actor_api.hpp>
 #include <multistore/multistore.hpp>
 
+#include "ratio_table.hpp"
+
 using namespace std::chrono_literals;
-using bench_clock = std::chrono::steady_clock;
+using namespace ratio_table;
 
 namespace {
-
-struct note_added {
-  static constexpr std::string_view name = "note_added";
-  std::string text;
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(note_added, text)
-
-struct notes_schema {
-  static constexpr std::string_view name = "bench_notes";
-  using events = multistore::event_list<note_added>;
-  static void define(multistore::schema_builder& b) {
-    b.table("notes", "CREATE TABLE notes (text TEXT NOT NULL)");
-    b.materialize<note_added>([](const note_added& e, multistore::sql_writer& w) {
-      w.exec("INSERT INTO notes (text) VALUES (?)", e.text);
-    });
-  }
-};
-
-multistore::store_options<notes_schema> notes(std::string id,
-                                              multistore::gc_duration gc = std::chrono::seconds{60}) {
-  return {.store_id = std::move(id), .gc_time = gc};
-}
-
-struct measure {
-  std::string name;
-  double value = 0;
-  double baseline = 0;
-  std::string unit;
-  double ratio = 0;
-  std::string bar;
-  bool pass = false;
-};
-
-std::vector<measure> results;
-
-void report(measure m) {
-  // A measure without a bar is information, never counted as a pass.
-  const char* result = m.bar == "info" ? "info" : m.pass ? "PASS" : "FAIL";
-  std::printf("%-48s %12.6g %12.6g %-8s %6.2fx  %-8s %s\n", m.name.c_str(), m.value, m.baseline,
-              m.unit.c_str(), m.ratio, m.bar.c_str(), result);
-  std::fflush(stdout);
-  results.push_back(std::move(m));
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using go_atom = caf::atom_constant<caf::atom("go")>;
@@ -417,21 +371,15 @@ void concurrent_commits(caf::actor_system& sys, multistore::store_registry& regi
 }
 
 int main(int argc, char** argv) {
-  std::string json_path, only;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string{argv[i]} == "--json")
-      json_path = argv[i + 1];
-    if (std::string{argv[i]} == "--only")
-      only = argv[i + 1];
-  }
+  const auto json_path = argument(argc, argv, "--json");
+  const auto only = argument(argc, argv, "--only");
   auto wanted = [&](std::string_view name) { return only.empty() || only == name; };
   caf::actor_system_config cfg;
   multistore::configure(cfg);
   caf::actor_system sys{cfg};
   auto quiet = std::make_shared<spdlog::logger>("multistore",
                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
-  std::printf("%-48s %12s %12s %-8s %7s  %-8s %s\n", "measure", "multistore", "baseline", "unit",
-              "ratio", "bar", "result");
+  print_header();
   {
     multistore::store_registry registry{sys, {}, quiet};
     if (wanted("actor"))
@@ -449,12 +397,6 @@ int main(int argc, char** argv) {
       gc_precision(sys, registry, std::chrono::microseconds{0});
     }
   }
-  if (!json_path.empty()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (auto& m : results)
-      out.push_back({{"measure", m.name}, {"multistore", m.value}, {"baseline", m.baseline},
-                     {"unit", m.unit}, {"ratio", m.ratio}, {"bar", m.bar}, {"pass", m.pass}});
-    std::ofstream{json_path} << out.dump(2) << '\n';
-  }
+  write_json(json_path);
   return 0;
 }

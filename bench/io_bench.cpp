@@ -39,35 +39,15 @@
 #include <multistore/actor_api.hpp>
 #include <multistore/multistore.hpp>
 
+#include "ratio_table.hpp"
+
 using namespace std::chrono_literals;
-using bench_clock = std::chrono::steady_clock;
+using namespace ratio_table;
 
 namespace {
 
-struct note_added {
-  static constexpr std::string_view name = "note_added";
-  std::string text;
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(note_added, text)
-
-struct notes_schema {
-  static constexpr std::string_view name = "bench_notes";
-  using events = multistore::event_list<note_added>;
-  static void define(multistore::schema_builder& b) {
-    b.table("notes", "CREATE TABLE notes (text TEXT NOT NULL)");
-    b.materialize<note_added>([](const note_added& e, multistore::sql_writer& w) {
-      w.exec("INSERT INTO notes (text) VALUES (?)", e.text);
-    });
-  }
-};
-
 using options_t = multistore::store_options<notes_schema>;
 using store_t = multistore::acquired_store<notes_schema>;
-
-/// A memory store.
-options_t notes(std::string id, multistore::gc_duration gc = std::chrono::seconds{60}) {
-  return {.store_id = std::move(id), .gc_time = gc};
-}
 
 /// A file store in `dir` that fsyncs every transaction.
 options_t file_notes(std::string id, const std::filesystem::path& dir,
@@ -75,35 +55,6 @@ options_t file_notes(std::string id, const std::filesystem::path& dir,
   return {.store_id = std::move(id),
           .storage = multistore::sqlite_adapter{dir, multistore::sync_level::full},
           .gc_time = gc};
-}
-
-struct measure {
-  std::string name;
-  double value = 0;
-  double baseline = 0;
-  std::string unit;
-  double ratio = 0;
-  std::string bar;
-  bool pass = false;
-};
-
-std::vector<measure> results;
-
-void report(measure m) {
-  // A measure without a bar is information, never counted as a pass.
-  const char* result = m.bar == "info" ? "info" : m.pass ? "PASS" : "FAIL";
-  std::printf("%-48s %12.6g %12.6g %-8s %6.2fx  %-8s %s\n", m.name.c_str(), m.value, m.baseline,
-              m.unit.c_str(), m.ratio, m.bar.c_str(), result);
-  std::fflush(stdout);
-  results.push_back(std::move(m));
-}
-
-/// The median; of an even count, the mean of the middle two (the isolation
-/// measure has two rounds).
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
 double seconds_since(bench_clock::time_point t0) {
@@ -639,13 +590,8 @@ void flood(caf::actor_system& sys, const std::shared_ptr<spdlog::logger>& logger
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string json_path, only;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string{argv[i]} == "--json")
-      json_path = argv[i + 1];
-    if (std::string{argv[i]} == "--only")
-      only = argv[i + 1];
-  }
+  const auto json_path = argument(argc, argv, "--json");
+  const auto only = argument(argc, argv, "--only");
   if (!only.empty() && only != "isolation" && only != "group" && only != "flood")
     die("--only takes isolation, group or flood, not '" + only + "'");
   auto wanted = [&](std::string_view name) { return only.empty() || only == name; };
@@ -654,8 +600,7 @@ int main(int argc, char** argv) {
   caf::actor_system sys{cfg};
   auto quiet = std::make_shared<spdlog::logger>("multistore",
                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
-  std::printf("%-48s %12s %12s %-8s %7s  %-8s %s\n", "measure", "multistore", "baseline", "unit",
-              "ratio", "bar", "result");
+  print_header();
   try {
     // Each measure has its own registry, with default options.
     if (wanted("isolation"))
@@ -668,12 +613,6 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     die(e.what());
   }
-  if (!json_path.empty()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (auto& m : results)
-      out.push_back({{"measure", m.name}, {"multistore", m.value}, {"baseline", m.baseline},
-                     {"unit", m.unit}, {"ratio", m.ratio}, {"bar", m.bar}, {"pass", m.pass}});
-    std::ofstream{json_path} << out.dump(2) << '\n';
-  }
+  write_json(json_path);
   return 0;
 }

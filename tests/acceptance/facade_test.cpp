@@ -14,6 +14,7 @@
 
 #include "multistore/multistore.hpp"
 #include "schemas.hpp"
+#include "system_fixture.hpp"
 #include "temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -24,12 +25,6 @@ using test_schemas::issue_created;
 using test_schemas::issue_schema;
 
 namespace {
-
-struct system_fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  system_fixture() : sys((multistore::configure(cfg), cfg)) {}
-};
 
 store_options<issue_schema> file_issue(const temp_dir& dir, std::string id) {
   return {.store_id = std::move(id),

@@ -19,6 +19,7 @@
 #include "detail/io_executor.hpp"
 #include "multistore/multistore.hpp"
 #include "schemas.hpp"
+#include "system_fixture.hpp"
 #include "temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -28,12 +29,6 @@ using test_schemas::issue_created;
 using test_schemas::issue_schema;
 
 namespace {
-
-struct system_fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  system_fixture() : sys((multistore::configure(cfg), cfg)) {}
-};
 
 /// Waits until `done()` holds, for at most `limit`.
 template <class Pred>

@@ -20,6 +20,7 @@
 #include "ledger.hpp"
 #include "multistore/actor_api.hpp"
 #include "multistore/multistore.hpp"
+#include "system_fixture.hpp"
 #include "temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -31,12 +32,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t store_count = 3;
-
-struct system_fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  system_fixture() : sys((multistore::configure(cfg), cfg)) {}
-};
 
 std::string store_name(std::size_t i) { return "s" + std::to_string(i); }
 
