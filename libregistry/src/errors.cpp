@@ -19,6 +19,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::registry_closed: return "registry_closed";
     case errc::no_registry: return "no_registry";
     case errc::overloaded: return "overloaded";
+    case errc::unavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -22,6 +22,7 @@ TEST_CASE("every errc value has a distinct name", "[errors]") {
   CHECK(multistore::to_string(errc::invalid_store_id) == "invalid_store_id");
   CHECK(multistore::to_string(errc::no_registry) == "no_registry");
   CHECK(multistore::to_string(errc::overloaded) == "overloaded");
+  CHECK(multistore::to_string(errc::unavailable) == "unavailable");
   CHECK(multistore::to_string(static_cast<errc>(0)) == "unknown");
   CHECK(multistore::to_string(static_cast<errc>(200)) == "unknown");
 }
@@ -31,6 +32,7 @@ TEST_CASE("errc values start at 1 and keep their order", "[errors]") {
   CHECK(static_cast<int>(errc::schema_mismatch) == 3);
   CHECK(static_cast<int>(errc::no_registry) == 11);
   CHECK(static_cast<int>(errc::overloaded) == 12);  // appended: the values before keep theirs
+  CHECK(static_cast<int>(errc::unavailable) == 13);
 }
 
 TEST_CASE("store_error carries its code and a readable message", "[errors]") {

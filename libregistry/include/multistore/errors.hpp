@@ -26,11 +26,15 @@ enum class errc : std::uint8_t {
   /// A store holds `registry_options::max_pending_commits` commits not yet
   /// answered: this one was refused at once and nothing of it was written.
   overloaded,
+  /// The store's owner node is down or unreachable (a cluster, DESIGN.md §8).
+  /// A commit that fails with it may or may not have been committed: the
+  /// owner may have written it before the link went away.
+  unavailable,
 };
 
 /// The first and last enumerators, for code that walks every value.
 inline constexpr errc errc_first = errc::invalid_store_id;
-inline constexpr errc errc_last = errc::overloaded;
+inline constexpr errc errc_last = errc::unavailable;
 
 /// The enumerator's name, e.g. "invalid_store_id"; "unknown" for a value
 /// outside the enumeration.
