@@ -169,3 +169,19 @@ TEST_CASE("a custom backoff policy doubles up to its own max", "[cluster][member
   CHECK(failed_waits(peer, now, 5)
         == std::vector<std::chrono::milliseconds>{50ms, 100ms, 200ms, 300ms, 300ms});
 }
+
+TEST_CASE("a peer that dials in comes up from down or connecting, not twice",
+          "[cluster][membership]") {
+  peer_state peer{t0};
+  auto now = t0;
+  failed_waits(peer, now, 3);
+  REQUIRE(peer.phase() == multistore::peer_phase::down);
+  CHECK(peer.dialed_in(now + 1ms));  // while backing off: no wait for our own attempt
+  CHECK(peer.phase() == multistore::peer_phase::up);
+  CHECK(peer.attempts() == 0);
+  CHECK_FALSE(peer.dialed_in(now + 2ms));
+  CHECK(peer.lost(now + 3ms));
+  peer.attempting(peer.next_attempt());
+  CHECK(peer.dialed_in(peer.next_attempt() + 1ms));
+  CHECK(peer.current_backoff() == multistore::backoff_policy{}.initial);
+}

@@ -87,6 +87,12 @@ class peer_state {
   /// again from `initial`. False (and nothing changes) unless connecting.
   bool hello_accepted(time_point now) noexcept;
 
+  /// The peer dialed us and its hello was accepted: down or connecting ->
+  /// up, as `hello_accepted`. (A link is one connection, used both ways: the
+  /// member whose name sorts first dials, the other waits for it.) False
+  /// (and nothing changes) when already up.
+  bool dialed_in(time_point now) noexcept;
+
   /// The attempt failed (refused, timed out, hello rejected): connecting ->
   /// down, the next attempt after the current backoff, which then doubles up
   /// to `max`. False (and nothing changes) unless connecting.
@@ -99,6 +105,7 @@ class peer_state {
 
  private:
   void enter(peer_phase phase, time_point now) noexcept;
+  void come_up(time_point now) noexcept;
   void back_off(time_point now) noexcept;
 
   backoff_policy policy_;

@@ -37,9 +37,20 @@ void peer_state::attempting(time_point now) noexcept {
 bool peer_state::hello_accepted(time_point now) noexcept {
   if (phase_ != peer_phase::connecting)
     return false;
+  come_up(now);
+  return true;
+}
+
+void peer_state::come_up(time_point now) noexcept {
   enter(peer_phase::up, now);
   backoff_ = policy_.initial;
   attempts_ = 0;
+}
+
+bool peer_state::dialed_in(time_point now) noexcept {
+  if (phase_ == peer_phase::up)
+    return false;
+  come_up(now);
   return true;
 }
 
