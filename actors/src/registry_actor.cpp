@@ -10,15 +10,18 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
 #include "detail/caf_error.hpp"
+#include "detail/cluster_actor.hpp"
 #include "detail/logging.hpp"
 #include "detail/store_spawn.hpp"
 #include "multistore/client_identity.hpp"
 #include "multistore/lifecycle.hpp"
+#include "multistore/placement.hpp"
 
 namespace multistore {
 
@@ -95,10 +98,21 @@ struct registry_actor_state {
   std::unordered_map<lc::observer_id, caf::actor_addr> observer_addrs;
   lc::observer_id next_observer = 1;
 
+  /// In a cluster: this node's cluster actor, which carries the calls for
+  /// ids other members own, and our index among the members.
+  caf::actor cluster;
+  std::size_t self_index = 0;
+
   static inline const char* name = "multistore.registry";
 };
 
 using registry_self = registry_actor_type::stateful_pointer<registry_actor_state>;
+
+/// Whether another member owns `store_id` (never outside a cluster).
+bool remote(registry_self self, const std::string& store_id) {
+  auto& st = self->state;
+  return st.cluster && owner_index(store_id, st.options.cluster->members) != st.self_index;
+}
 
 lc::instant now(registry_self self) {
   return std::chrono::duration_cast<lc::instant>(self->clock().now().time_since_epoch());
@@ -329,7 +343,14 @@ caf::result<caf::ok_atom> close_all(registry_self self, call_kind kind, const ch
 }
 
 registry_actor_type::behavior_type registry_impl(registry_self self, registry_options options,
-                                                 std::shared_ptr<spdlog::logger> log) {
+                                                 std::shared_ptr<spdlog::logger> log,
+                                                 caf::actor cluster) {
+  if (options.cluster && cluster) {
+    self->state.cluster = std::move(cluster);
+    const auto& members = options.cluster->members;
+    while (members[self->state.self_index].name != options.cluster->self)
+      ++self->state.self_index;
+  }
   self->state.machine = lc::machine{lc::limits{.max_open = options.max_open_stores}};
   // On the deterministic scheduler the stores' work runs inline, so that the
   // scheduler alone orders everything; elsewhere on a pool of I/O threads.
@@ -373,6 +394,10 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
   return {
       [self](acquire_atom,
              const store_request& req) -> caf::result<caf::actor, std::uint64_t, std::uint64_t> {
+        if (remote(self, req.store_id)) {
+          self->delegate(self->state.cluster, acquire_atom::value, req);
+          return caf::delegated<caf::actor, std::uint64_t, std::uint64_t>{};
+        }
         auto* sender = req.observe ? self->current_sender().get() : nullptr;
         auto answered = admit(self, call_kind::acquire, req, sender);
         if (!answered)
@@ -383,8 +408,17 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
           return std::move(*err);
         return detail::to_caf_error(errc::cancelled, "acquire was not answered");
       },
-      [self](release_atom, std::uint64_t lease) { feed(self, lc::release{lease}); },
+      [self](release_atom, std::uint64_t lease) {
+        if ((lease & detail::remote_lease_bit) != 0)
+          caf::anon_send(self->state.cluster, release_atom::value, lease);
+        else
+          feed(self, lc::release{lease});
+      },
       [self](preload_atom, const store_request& req) -> caf::result<caf::ok_atom> {
+        if (remote(self, req.store_id)) {
+          self->delegate(self->state.cluster, preload_atom::value, req);
+          return caf::delegated<caf::ok_atom>{};
+        }
         auto answered = admit(self, call_kind::preload, req, nullptr);
         if (!answered)
           return caf::delegated<caf::ok_atom>{};
@@ -396,6 +430,8 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
         auto& st = self->state;
         if (auto i = st.cancel_tokens.find(token); i != st.cancel_tokens.end())
           feed(self, lc::cancel_wait{i->second});
+        else if (st.cluster)
+          caf::anon_send(st.cluster, cancel_atom::value, token);
       },
       [self](gc_atom, const std::string& id, std::uint64_t generation) {
         feed(self, lc::gc_fired{id, generation});
@@ -403,7 +439,11 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
       [self](clear_atom) {
         return close_all<lc::clear>(self, call_kind::clear, "clearing");
       },
-      [self](inspect_atom, const std::string& id) {
+      [self](inspect_atom, const std::string& id) -> caf::result<store_info_msg> {
+        if (remote(self, id)) {
+          self->delegate(self->state.cluster, inspect_atom::value, id);
+          return caf::delegated<store_info_msg>{};
+        }
         return to_msg(self->state.machine.info(id, now(self)));
       },
       [self](stats_atom) { return to_msg(self->state.machine.stats()); },
@@ -417,7 +457,18 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
 
 caf::actor spawn_registry(caf::actor_system& sys, registry_options options,
                           std::shared_ptr<spdlog::logger> logger) {
-  return caf::actor_cast<caf::actor>(sys.spawn(registry_impl, std::move(options), std::move(logger)));
+  return caf::actor_cast<caf::actor>(
+      sys.spawn(registry_impl, std::move(options), std::move(logger), caf::actor{}));
 }
+
+namespace detail {
+
+caf::actor spawn_cluster_registry(caf::actor_system& sys, registry_options options,
+                                  std::shared_ptr<spdlog::logger> log, caf::actor cluster) {
+  return caf::actor_cast<caf::actor>(
+      sys.spawn(registry_impl, std::move(options), std::move(log), std::move(cluster)));
+}
+
+}  // namespace detail
 
 }  // namespace multistore

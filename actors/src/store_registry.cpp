@@ -5,8 +5,11 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
+#include "detail/cluster_actor.hpp"
 #include "detail/registry_client.hpp"
+#include "multistore/placement.hpp"
 #include "multistore/registry_actor.hpp"
 
 namespace multistore {
@@ -28,15 +31,44 @@ installed& installed_registries() {
 struct store_registry::impl {
   caf::actor_system& sys;
   detail::registry_client client;
+  std::optional<cluster_options> cluster;
+  caf::actor cluster_actor;
 };
+
+namespace {
+
+/// Stops `actor` and waits until it is gone.
+void stop(caf::actor_system& sys, const caf::actor& actor) {
+  caf::scoped_actor self{sys};
+  self->send_exit(actor, caf::exit_reason::user_shutdown);
+  self->wait_for(actor);
+}
+
+}  // namespace
 
 store_registry::store_registry(caf::actor_system& sys, registry_options options,
                                std::shared_ptr<spdlog::logger> logger) {
   if (auto ok = validate(options); !ok)
     throw store_error(ok.error());
-  impl_ = std::make_unique<impl>(
-      impl{sys, detail::registry_client{std::make_shared<detail::requester>(sys),
-                                        spawn_registry(sys, std::move(options), std::move(logger))}});
+  auto cluster = options.cluster;
+  caf::actor cluster_actor;
+  caf::actor registry;
+  if (cluster) {
+    cluster_actor = detail::spawn_cluster(sys, *cluster, logger);
+    registry = detail::spawn_cluster_registry(sys, std::move(options), logger, cluster_actor);
+    try {
+      detail::publish_cluster(sys, cluster_actor, registry, *cluster);
+    } catch (...) {
+      stop(sys, registry);
+      stop(sys, cluster_actor);
+      throw;
+    }
+  } else {
+    registry = spawn_registry(sys, std::move(options), std::move(logger));
+  }
+  impl_ = std::make_unique<impl>(impl{
+      sys, detail::registry_client{std::make_shared<detail::requester>(sys), std::move(registry)},
+      std::move(cluster), std::move(cluster_actor)});
   auto& reg = installed_registries();
   std::lock_guard guard{reg.mtx};
   reg.by_system.try_emplace(&sys, this);
@@ -55,6 +87,32 @@ store_registry::~store_registry() {
       .receive([](caf::ok_atom) {}, [](caf::error&) {});
   self->send_exit(registry, caf::exit_reason::user_shutdown);
   self->wait_for(registry);
+  // Its end releases the leases this node held on other nodes' stores.
+  if (impl_->cluster_actor)
+    stop(impl_->sys, impl_->cluster_actor);
+}
+
+std::string store_registry::owner_of(std::string_view store_id) const {
+  if (!impl_->cluster)
+    return {};
+  return multistore::owner_of(store_id, impl_->cluster->members);
+}
+
+std::vector<member_status> store_registry::members() const {
+  std::vector<member_status> out;
+  if (!impl_->cluster_actor)
+    return out;
+  caf::scoped_actor self{impl_->sys};
+  self->request(impl_->cluster_actor, std::chrono::seconds{10}, members_atom::value)
+      .receive(
+          [&](std::vector<member_status_msg>& list) {
+            for (auto& m : list)
+              out.push_back(member_status{
+                  std::move(m.name), m.up,
+                  std::chrono::system_clock::time_point{std::chrono::milliseconds{m.since_ms}}});
+          },
+          [](caf::error&) {});
+  return out;
 }
 
 std::shared_ptr<detail::lease> store_registry::acquire(detail::call call) {

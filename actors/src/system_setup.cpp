@@ -37,6 +37,9 @@ void configure(caf::actor_system_config& cfg) {
   add(static_cast<store_info_msg*>(nullptr));
   add(static_cast<stats_msg*>(nullptr));
   add(static_cast<wire_event*>(nullptr));
+  add(static_cast<hello_msg*>(nullptr));
+  add(static_cast<member_status_msg*>(nullptr));
+  cfg.add_message_type<std::vector<member_status_msg>>("std::vector<multistore::member_status_msg>");
   cfg.add_message_type<std::vector<wire_event>>("std::vector<multistore::wire_event>");
 }
 

@@ -47,6 +47,9 @@ result<void> validate(const registry_options& options) {
   if (options.max_pending_commits == 0)
     return fail(errc::invalid_options,
                 "max_pending_commits is 0: a store must be able to hold at least one commit");
+  if (options.cluster)
+    if (auto ok = validate(*options.cluster); !ok)
+      return ok;
   return check_gc_time(options.default_options.gc_time, "default");
 }
 

@@ -53,6 +53,12 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// To a store from its I/O thread: the engine work it posted is done.
 using io_done_atom = caf::atom_constant<caf::atom("io_done")>;
 
+/// Cluster: a node's hello to a peer (answered with the peer's hello and its
+/// registry), the cluster actor's retry tick, and the member list it reports.
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using members_atom = caf::atom_constant<caf::atom("members")>;
+
 /// A message struct: `wire_name`, and `wire_fields()` tying its members in
 /// wire order. CAF serializes every such struct through the one `inspect`
 /// below, and system_setup registers it under its `wire_name`.
@@ -192,5 +198,36 @@ using store_actor_type = caf::typed_actor<
     caf::reacts_to<close_atom>,
     caf::reacts_to<flush_atom>,
     caf::reacts_to<io_done_atom>>;
+
+// -- the cluster ------------------------------------------------------------------------
+
+/// The cluster actors' protocol (one per node, published at the member's
+/// host and port; see cluster_actor.cpp). The member whose name sorts first
+/// dials the other and sends (hello_atom, hello_msg, caf::actor registry);
+/// the answer is (hello_msg, caf::actor registry). Each then monitors the other's cluster
+/// actor: its down message is the link's loss. For a store another node
+/// owns, the local registry delegates acquire, preload and inspect to its
+/// cluster actor, which asks the owner's registry.
+
+/// `multistore::hello` on the wire.
+struct hello_msg {
+  std::string cluster;
+  std::uint64_t members_digest = 0;
+  std::uint32_t protocol_version = 0;
+  std::string member;
+
+  static constexpr const char* wire_name = "multistore::hello_msg";
+  auto wire_fields() { return std::tie(cluster, members_digest, protocol_version, member); }
+};
+
+/// One member as `store_registry::members()` reports it (local only).
+struct member_status_msg {
+  std::string name;
+  bool up = false;
+  std::int64_t since_ms = 0;  ///< system_clock milliseconds since the epoch
+
+  static constexpr const char* wire_name = "multistore::member_status_msg";
+  auto wire_fields() { return std::tie(name, up, since_ms); }
+};
 
 }  // namespace multistore

@@ -3,6 +3,7 @@
 // The umbrella header: the core, the store engine and the facade. Actors also
 // include multistore/actor_api.hpp; tests include multistore/testing.hpp.
 #include "multistore/abort_signal.hpp"
+#include "multistore/cluster.hpp"
 #include "multistore/errors.hpp"
 #include "multistore/options.hpp"
 #include "multistore/process_usage.hpp"

@@ -2,6 +2,7 @@
 
 #include <future>
 #include <memory>
+#include <vector>
 #include <string_view>
 
 #include "multistore/detail/call.hpp"
@@ -59,6 +60,14 @@ class store_registry : public detail::registry_front<store_registry> {
   /// What the registry knows about `store_id` (any id).
   store_info inspect(std::string_view store_id) const;
   registry_stats stats() const;
+
+  /// In a cluster (`registry_options::cluster`): the member that owns
+  /// `store_id`, by rendezvous placement over all configured members, up or
+  /// not. Outside a cluster: "".
+  std::string owner_of(std::string_view store_id) const;
+  /// In a cluster: every member, whether its link is up and since when (this
+  /// node: up since its registry started). Outside a cluster: empty.
+  std::vector<member_status> members() const;
 
   /// The registry actor, for actors (see registry_actor.hpp for its protocol).
   caf::actor actor() const;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "multistore/abort_signal.hpp"
+#include "multistore/cluster_config.hpp"
 #include "multistore/errors.hpp"
 
 namespace multistore {
@@ -124,6 +125,11 @@ struct registry_options {
   /// more fails at once with `errc::overloaded` and nothing of it is
   /// written. At least 1.
   std::size_t max_pending_commits = default_max_pending_commits;
+  /// Set: this registry is one node of a cluster (multistore/cluster.hpp).
+  /// It owns the stores whose ids place on `cluster->self` and routes every
+  /// other id to its owner. The actor system must have been configured with
+  /// `configure(cfg, cluster_options)`.
+  std::optional<cluster_options> cluster;
 };
 
 /// The schema-independent part of a call's `store_options`: what the option
