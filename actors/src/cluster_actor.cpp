@@ -60,7 +60,9 @@ caf::error remote_failure(const caf::error& err, const std::string& what) {
 /// to the remote store and its answer back. It watches the remote store: when
 /// the link to its node is lost, it fails what is in flight and everything
 /// after with `unavailable` (when the store closed, `store_disposed`) and
-/// ends its subscribers. It lives until its last lease is released.
+/// ends its subscribers. It lives until its last lease is released, and the
+/// cluster actor ends it when it ends itself (an actor left alive would hold
+/// up the actor system's destructor).
 struct remote_store_state {
   caf::actor remote;
   std::string store_id;
@@ -349,7 +351,8 @@ void release_remote(cluster_self self, std::uint64_t lease_id) {
   if (p.epoch == l.epoch && p.link.phase() == peer_phase::up)
     self->send(p.registry, release_atom::value, l.remote);
   if (auto s = st.stubs.find(l.stub_key); s != st.stubs.end() && --s->second.leases == 0) {
-    self->send_exit(s->second.actor, caf::exit_reason::normal);
+    // Not `normal`: an actor that does not trap exits ignores that reason.
+    self->send_exit(s->second.actor, caf::exit_reason::user_shutdown);
     st.stubs.erase(s);
   }
   if (l.observer != nullptr)
@@ -405,6 +408,13 @@ caf::behavior cluster_impl(cluster_self self, cluster_options opts,
   auto& sys = self->system();
   state.mm = uses_tls(state.opts) ? sys.openssl_manager().actor_handle()
                                   : sys.middleman().actor_handle();
+  // Its end ends the stand-ins (and so their subscribers).
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [key, s] : self->state.stubs)
+      self->send_exit(s.actor, caf::exit_reason::user_shutdown);
+    self->state.stubs.clear();
+    self->quit(std::move(msg.reason));
+  });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     for (std::size_t i = 0; i < st.peers.size(); ++i)
@@ -423,10 +433,7 @@ caf::behavior cluster_impl(cluster_self self, cluster_options opts,
       release_remote(self, id);
   });
   return {
-      [self](caf::put_atom, caf::actor& registry) {
-        self->state.registry = std::move(registry);
-        self->send(self, tick_atom::value);
-      },
+      [self](caf::put_atom, caf::actor& registry) { self->state.registry = std::move(registry); },
       [self](tick_atom) {
         auto& st = self->state;
         const auto now = steady::now();
@@ -573,7 +580,7 @@ void publish_cluster(caf::actor_system& sys, const caf::actor& cluster, const ca
                       "this actor system has no middleman" + std::string{tls ? " or TLS" : ""}
                           + ": call multistore::configure(cfg, cluster_options) before "
                             "constructing it");
-  caf::anon_send(cluster, caf::put_atom::value, registry);
+  caf::anon_send(cluster, caf::put_atom::value, registry);  // before any hello can arrive
   const auto* me = find_member(opts, opts.self);
   auto port = tls ? caf::openssl::publish(cluster, me->port, me->host.c_str(), true)
                   : sys.middleman().publish(cluster, me->port, me->host.c_str(), true);
@@ -581,6 +588,9 @@ void publish_cluster(caf::actor_system& sys, const caf::actor& cluster, const ca
     throw store_error(errc::invalid_options,
                       "node '" + opts.self + "' cannot listen on " + me->host + ":"
                           + std::to_string(me->port) + ": " + sys.render(port.error()));
+  // Only a node that listens dials: one that cannot bind its port (another
+  // process is that member) must not take the member's place at its peers.
+  caf::anon_send(cluster, tick_atom::value);
 }
 
 }  // namespace multistore::detail
