@@ -9,6 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -97,10 +98,35 @@ class node_process {
     return read_line(timeout);
   }
 
-  void signal(int sig) { ::kill(pid_, sig); }
+  void signal(int sig) {
+    if (pid_ > 0)  // never kill(-1, ...): that is every process
+      ::kill(pid_, sig);
+  }
+
+  /// Asks the node to end (quit, then EOF) and waits up to `timeout` for it:
+  /// its exit status, or -1 when it had to be killed (an actor left alive
+  /// holds up the actor system's destructor: that hangs here).
+  int quit(std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    (void)!::write(to_, "quit\n", 5);
+    close(to_);
+    to_ = -1;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+    kill();
+    return -1;
+  }
 
   /// SIGKILL and reap.
   void kill() {
+    if (pid_ <= 0)
+      return;
     ::kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
