@@ -5,6 +5,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/message.hpp>
 
+#include "multistore/placement.hpp"
+
 namespace multistore::detail {
 
 namespace {
@@ -39,19 +41,34 @@ registry_client::registry_client(std::shared_ptr<const requester> req, caf::acto
       registry_(std::move(registry)),
       typed_(caf::actor_cast<registry_actor_type>(registry_)) {}
 
+void registry_client::route_remote(caf::actor cluster, std::vector<cluster_member> members,
+                                   std::string self) {
+  cluster_ = caf::actor_cast<registry_actor_type>(std::move(cluster));
+  members_ = std::move(members);
+  while (members_[self_index_].name != self)
+    ++self_index_;
+}
+
+const registry_actor_type& registry_client::route(std::string_view store_id) const {
+  if (cluster_ && owner_index(store_id, members_) != self_index_)
+    return cluster_;
+  return typed_;
+}
+
 result<std::shared_ptr<lease>> registry_client::acquire(call c) const {
   auto& request = c.request;
+  const auto& dest = route(request.store_id);
   if (c.signal.aborted()) {
     take_boot(request.boot);
     return fail(errc::cancelled, "use of store '" + request.store_id + "' was aborted");
   }
   request.cancel_token = c.signal.can_abort() ? next_cancel_token() : 0;
-  auto callback = c.signal.on_abort([req = req_, registry = typed_, token = request.cancel_token] {
+  auto callback = c.signal.on_abort([req = req_, registry = dest, token = request.cancel_token] {
     req->send(registry, cancel_atom::value, token);
   });
   auto store_id = request.store_id;
   auto boot = request.boot;
-  auto r = req_->request(typed_, errc::registry_closed, acquire_atom::value, std::move(request));
+  auto r = req_->request(dest, errc::registry_closed, acquire_atom::value, std::move(request));
   c.signal.remove(callback);
   if (!r) {
     take_boot(boot);  // drops it if the registry never took it
@@ -59,7 +76,7 @@ result<std::shared_ptr<lease>> registry_client::acquire(call c) const {
   }
   auto& [store, lease_id, instance] = *r;
   (void)instance;
-  return std::make_shared<lease>(req_, typed_, caf::actor_cast<store_actor_type>(store),
+  return std::make_shared<lease>(req_, dest, caf::actor_cast<store_actor_type>(store),
                                  std::move(store_id), lease_id);
 }
 

@@ -69,6 +69,8 @@ store_registry::store_registry(caf::actor_system& sys, registry_options options,
   impl_ = std::make_unique<impl>(impl{
       sys, detail::registry_client{std::make_shared<detail::requester>(sys), std::move(registry)},
       std::move(cluster), std::move(cluster_actor)});
+  if (impl_->cluster)
+    impl_->client.route_remote(impl_->cluster_actor, impl_->cluster->members, impl_->cluster->self);
   auto& reg = installed_registries();
   std::lock_guard guard{reg.mtx};
   reg.by_system.try_emplace(&sys, this);

@@ -3,9 +3,11 @@
 #include <future>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "detail/lease.hpp"
 #include "detail/requester.hpp"
+#include "multistore/cluster_config.hpp"
 #include "multistore/detail/call.hpp"
 #include "multistore/messages.hpp"
 #include "multistore/store_info.hpp"
@@ -20,6 +22,12 @@ namespace multistore::detail {
 class registry_client {
  public:
   registry_client(std::shared_ptr<const requester> req, caf::actor registry);
+
+  /// In a cluster: uses of ids that other members own go straight to this
+  /// node's cluster actor (which the registry would delegate them to), and
+  /// so do their releases: two local hops fewer on every remote use.
+  void route_remote(caf::actor cluster, std::vector<cluster_member> members,
+                    std::string self);
 
   /// use(): a lease on the loaded store, or why not.
   result<std::shared_ptr<lease>> acquire(call c) const;
@@ -36,9 +44,15 @@ class registry_client {
  private:
   std::future<void> ask(bool swallow, caf::message request) const;
 
+  /// Where a use of `store_id` goes: the registry or the cluster actor.
+  const registry_actor_type& route(std::string_view store_id) const;
+
   std::shared_ptr<const requester> req_;
   caf::actor registry_;
   registry_actor_type typed_;
+  registry_actor_type cluster_;  ///< speaks the acquire, release and cancel part
+  std::vector<cluster_member> members_;
+  std::size_t self_index_ = 0;
 };
 
 }  // namespace multistore::detail
