@@ -315,30 +315,44 @@ struct verification {
   std::vector<std::string> problems;
 };
 
+/// The sequence numbers in store `id`'s log, reopened from `storage`; on
+/// failure, nullopt and a problem in `out`.
 template <class Schema>
-void verify_store(const std::string& id, const multistore::sqlite_adapter& storage,
-                  std::vector<std::uint64_t> acked, verification& out) {
+std::optional<std::vector<std::uint64_t>> stored_seqs(const std::string& id,
+                                                      const multistore::sqlite_adapter& storage,
+                                                      verification& out) {
   auto engine = multistore::store_engine::open(multistore::schema_of<Schema>(), id, storage,
                                                multistore::store_identity{"verify", "verify"});
   if (!engine) {
-    out.problems.push_back(id + ": cannot reopen: " + engine.error().message);
-    return;
+    out.problems.push_back(id + ": cannot reopen from " + storage.directory.string() + ": "
+                           + engine.error().message);
+    return std::nullopt;
   }
   auto events = (*engine)->read_events();
+  (*engine)->close();
   if (!events) {
     out.problems.push_back(id + ": cannot read the log: " + events.error().message);
-    return;
+    return std::nullopt;
   }
   std::vector<std::uint64_t> stored;
   for (const auto& e : *events)
     stored.push_back(e.seq);
+  return stored;
+}
+
+template <class Schema>
+void verify_store(const std::string& id, const multistore::sqlite_adapter& storage,
+                  std::vector<std::uint64_t> acked, verification& out) {
+  auto seqs = stored_seqs<Schema>(id, storage, out);
+  if (!seqs)
+    return;
+  auto& stored = *seqs;
   std::sort(acked.begin(), acked.end());
   ++out.stores;
   out.events += stored.size();
   if (stored != acked)
     out.problems.push_back(id + ": " + std::to_string(acked.size()) + " events acknowledged, "
                            + std::to_string(stored.size()) + " stored");
-  (*engine)->close();
 }
 
 /// --verify-cluster: every node's ledger against the stores on their owners.
@@ -374,23 +388,11 @@ int verify_cluster(const multistore::cluster_options& cluster, const std::filesy
     const auto& owner = multistore::owner_of(id, cluster.members);
     auto& v = by_owner[owner];
     multistore::sqlite_adapter storage{root / owner};
-    verification one;
     auto engine_check = [&]<class Schema>(Schema*) {
-      auto engine = multistore::store_engine::open(multistore::schema_of<Schema>(), id, storage,
-                                                   multistore::store_identity{"verify", "verify"});
-      if (!engine) {
-        v.problems.push_back(id + ": cannot reopen on " + owner + ": " + engine.error().message);
+      auto log = stored_seqs<Schema>(id, storage, v);
+      if (!log)
         return;
-      }
-      auto events = (*engine)->read_events();
-      (*engine)->close();
-      if (!events) {
-        v.problems.push_back(id + ": cannot read the log: " + events.error().message);
-        return;
-      }
-      std::vector<std::uint64_t> stored;
-      for (const auto& e : *events)
-        stored.push_back(e.seq);
+      auto& stored = *log;
       ++v.stores;
       v.events += stored.size();
       std::vector<std::uint64_t> missing;

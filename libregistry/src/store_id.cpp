@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdio>
 
+#include "detail/printable.hpp"
+
 namespace multistore {
 
 namespace {
@@ -24,8 +26,36 @@ constexpr bool allowed(char c) noexcept {
   return allowed_table[static_cast<unsigned char>(c)];
 }
 
-// Shows an id in a message without letting control bytes or a huge input
-// through: printable ASCII as is, anything else as \xNN, cut after 40 bytes.
+
+}  // namespace
+
+bool is_valid_store_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > max_store_id_length)
+    return false;
+  for (char c : id)
+    if (!allowed(c))
+      return false;
+  return true;
+}
+
+result<std::string> parse_store_id(std::string_view id) {
+  if (id.empty())
+    return fail(errc::invalid_store_id, "store id is empty; use 1 to 120 of A-Z a-z 0-9 _ -");
+  if (id.size() > max_store_id_length)
+    return fail(errc::invalid_store_id, "store id '" + detail::printable(id) + "' is "
+                                            + std::to_string(id.size())
+                                            + " characters long; at most 120 are allowed");
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    if (!allowed(id[i]))
+      return fail(errc::invalid_store_id,
+                  "store id '" + detail::printable(id) + "' may only contain A-Z a-z 0-9 _ - (character "
+                      + std::to_string(i + 1) + " is '" + detail::printable(id.substr(i, 1)) + "')");
+  }
+  return std::string{id};
+}
+
+namespace detail {
+
 std::string printable(std::string_view id) {
   constexpr std::size_t shown = 40;
   std::string out;
@@ -44,31 +74,6 @@ std::string printable(std::string_view id) {
   return out;
 }
 
-}  // namespace
-
-bool is_valid_store_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > max_store_id_length)
-    return false;
-  for (char c : id)
-    if (!allowed(c))
-      return false;
-  return true;
-}
-
-result<std::string> parse_store_id(std::string_view id) {
-  if (id.empty())
-    return fail(errc::invalid_store_id, "store id is empty; use 1 to 120 of A-Z a-z 0-9 _ -");
-  if (id.size() > max_store_id_length)
-    return fail(errc::invalid_store_id, "store id '" + printable(id) + "' is "
-                                            + std::to_string(id.size())
-                                            + " characters long; at most 120 are allowed");
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    if (!allowed(id[i]))
-      return fail(errc::invalid_store_id,
-                  "store id '" + printable(id) + "' may only contain A-Z a-z 0-9 _ - (character "
-                      + std::to_string(i + 1) + " is '" + printable(id.substr(i, 1)) + "')");
-  }
-  return std::string{id};
-}
+}  // namespace detail
 
 }  // namespace multistore

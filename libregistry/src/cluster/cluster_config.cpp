@@ -1,5 +1,7 @@
 #include "multistore/cluster_config.hpp"
 
+#include "../detail/printable.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -30,27 +32,6 @@ constexpr bool host_char(unsigned char c) noexcept {
 // The longest DNS name.
 constexpr std::size_t max_host_length = 253;
 
-// Shows text from a file or a caller in a message without letting control
-// bytes or a huge input through: printable ASCII as is, anything else as
-// \xNN, cut after 40 bytes.
-std::string printable(std::string_view text) {
-  constexpr std::size_t shown = 40;
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < shown; ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      std::array<char, 8> buf{};
-      std::snprintf(buf.data(), buf.size(), "\\x%02x", c);
-      out += buf.data();
-    }
-  }
-  if (text.size() > shown)
-    out += "...";
-  return out;
-}
-
 bool is_keyword(std::string_view word) noexcept { return word == "cluster" || word == "tls"; }
 
 // What is wrong with a member or cluster name, if anything; `kind` opens the
@@ -61,12 +42,12 @@ std::optional<std::string> name_problem(std::string_view kind, std::string_view 
   if (name.empty())
     return what + " is empty; use 1 to 64 of A-Z a-z 0-9 _ -";
   if (name.size() > max_cluster_name_length)
-    return what + " '" + printable(name) + "' is " + std::to_string(name.size())
+    return what + " '" + detail::printable(name) + "' is " + std::to_string(name.size())
            + " characters long; at most 64 are allowed";
   for (std::size_t i = 0; i < name.size(); ++i) {
     if (!name_char(static_cast<unsigned char>(name[i])))
-      return what + " '" + printable(name) + "' may only contain A-Z a-z 0-9 _ - (character "
-             + std::to_string(i + 1) + " is '" + printable(name.substr(i, 1)) + "')";
+      return what + " '" + detail::printable(name) + "' may only contain A-Z a-z 0-9 _ - (character "
+             + std::to_string(i + 1) + " is '" + detail::printable(name.substr(i, 1)) + "')";
   }
   if (member && is_keyword(name))
     return what + " '" + std::string{name} + "' is a keyword of the cluster file; choose another";
@@ -77,12 +58,12 @@ std::optional<std::string> host_problem(std::string_view host) {
   if (host.empty())
     return std::string{"host is empty"};
   if (host.size() > max_host_length)
-    return "host '" + printable(host) + "' is " + std::to_string(host.size())
+    return "host '" + detail::printable(host) + "' is " + std::to_string(host.size())
            + " characters long; at most 253 are allowed";
   for (std::size_t i = 0; i < host.size(); ++i) {
     if (!host_char(static_cast<unsigned char>(host[i])))
-      return "host '" + printable(host) + "' may only contain A-Z a-z 0-9 . - : (character "
-             + std::to_string(i + 1) + " is '" + printable(host.substr(i, 1)) + "')";
+      return "host '" + detail::printable(host) + "' may only contain A-Z a-z 0-9 . - : (character "
+             + std::to_string(i + 1) + " is '" + detail::printable(host.substr(i, 1)) + "')";
   }
   return std::nullopt;
 }
@@ -137,7 +118,7 @@ std::optional<std::string> self_problem(const cluster_options& opts) {
     return "this node's name is empty; it must be one of the members: "
            + member_names(opts.members);
   if (find_member(opts, opts.self) == nullptr)
-    return "this node '" + printable(opts.self) + "' is not a member; the members are "
+    return "this node '" + detail::printable(opts.self) + "' is not a member; the members are "
            + member_names(opts.members);
   return std::nullopt;
 }
@@ -204,7 +185,7 @@ struct line_parser {
       return std::nullopt;
     }
     if (tokens.size() != 3)
-      return "'" + printable(tokens[0])
+      return "'" + detail::printable(tokens[0])
              + "' is not a keyword (cluster, tls), and a member line has three fields NAME HOST "
                "PORT; this line has "
              + std::to_string(tokens.size());
@@ -220,7 +201,7 @@ struct line_parser {
       return "member '" + name + "': " + *p;
     auto port = parse_port(tokens[2]);
     if (!port)
-      return "member '" + name + "': port '" + printable(tokens[2])
+      return "member '" + name + "': port '" + detail::printable(tokens[2])
              + "' is not a number in 1..65535";
     if (auto it = name_lines.find(name); it != name_lines.end())
       return "member '" + name + "' is listed twice (first on line " + std::to_string(it->second)
