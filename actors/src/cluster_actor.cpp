@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <tuple>
 #include <utility>
 
 #include <caf/actor_system.hpp>
@@ -173,7 +174,7 @@ struct remote_lease {
   std::size_t peer = 0;
   std::uint64_t epoch = 0;
   std::uint64_t remote = 0;  ///< the lease id on the owner
-  std::pair<std::size_t, std::uint64_t> stub_key;
+  std::tuple<std::size_t, std::uint64_t, std::uint64_t> stub_key;
   caf::actor_control_block* observer = nullptr;
 };
 
@@ -195,7 +196,9 @@ struct cluster_state {
   std::uint64_t next_call = 1;
   std::uint64_t next_lease = 1;
   std::unordered_map<std::uint64_t, remote_lease> leases;
-  std::map<std::pair<std::size_t, std::uint64_t>, stub> stubs;  ///< by (peer, instance)
+  /// By (peer, its epoch, instance): a restarted owner counts instances
+  /// from 1 again, and a stand-in of its earlier run must not serve them.
+  std::map<std::tuple<std::size_t, std::uint64_t, std::uint64_t>, stub> stubs;
   /// Callers that hold remote leases as observers (the actor API).
   std::unordered_map<caf::actor_control_block*, std::pair<caf::actor_addr, std::size_t>>
       observers;
@@ -373,7 +376,7 @@ void hand_out(cluster_self self, std::optional<caf::response_promise>& rp, std::
       self->send(p.registry, release_atom::value, remote);
     return;
   }
-  auto key = std::make_pair(index, instance);
+  auto key = std::make_tuple(index, p.epoch, instance);
   auto s = st.stubs.find(key);
   if (s == st.stubs.end())
     s = st.stubs
