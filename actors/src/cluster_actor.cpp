@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_map>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include <caf/actor_system.hpp>
@@ -38,9 +39,9 @@ using steady = std::chrono::steady_clock;
 constexpr auto tick_interval = 100ms;
 /// A connect or hello not answered by then counts as failed.
 constexpr auto connect_timeout = 2s;
-/// Last resort for a call to another node: the loss of the link fails it
-/// long before (within the heartbeat timeout), but no remote request may
-/// wait forever.
+/// Last resort for a call to another node's registry: the loss of the link
+/// fails it long before (within the heartbeat timeout), but a registry
+/// call may not wait forever. (A stand-in's calls need none: see relay.)
 constexpr auto remote_timeout = std::chrono::seconds{120};
 
 caf::error unavailable(std::string message) {
@@ -96,7 +97,11 @@ caf::response_promise relay(remote_store_self self, Ts&&... xs) {
     self->state.calls.erase(i);
     return out;
   };
-  self->request(st.remote, remote_timeout, std::forward<Ts>(xs)...)
+  // No timeout: the monitor fails this call when the store or the link goes
+  // (BASP kills every proxy of a lost node, and the heartbeat timeout loses a
+  // hung one), and a timeout would cost a wake-up of CAF's clock thread on
+  // every call.
+  self->request(st.remote, caf::infinite, std::forward<Ts>(xs)...)
       .then(
           [take](Rs&... rs) {
             if (auto p = take())
@@ -149,10 +154,27 @@ caf::behavior remote_store(remote_store_self self, caf::actor remote, std::strin
           self->send(self->state.remote, a, id);
       },
       [self](caf::get_atom a) { return relay<std::string, std::uint64_t>(self, a); },
+      [self](clear_atom) {  // this node's clear(): its handles and subscriptions end
+        auto& st = self->state;
+        for (auto& s : st.subscribers)
+          self->send_exit(s, caf::exit_reason::user_shutdown);
+        st.subscribers.clear();
+        for (auto& [id, rp] : st.calls)
+          rp.deliver(to_caf_error(errc::store_disposed,
+                                  "store '" + st.store_id + "' was cleared from this node"));
+        st.calls.clear();
+        self->quit(caf::exit_reason::user_shutdown);
+      },
   };
 }
 
 // -- the cluster actor -----------------------------------------------------------------
+
+/// A call to a peer's registry, waiting for its answer.
+struct pending_call {
+  caf::response_promise promise;
+  bool load = false;  ///< a use or preload: clear() cancels it
+};
 
 /// Another member, as this node sees it.
 struct peer {
@@ -165,7 +187,7 @@ struct peer {
   caf::actor agent;  ///< its cluster actor, while up
   caf::actor registry;
   /// Calls waiting for its answer; failed with `unavailable` on the loss.
-  std::unordered_map<std::uint64_t, caf::response_promise> calls;
+  std::unordered_map<std::uint64_t, pending_call> calls;
   std::string last_failure;  ///< why the last attempt to reach it failed
 };
 
@@ -187,7 +209,6 @@ struct cluster_state {
   cluster_options opts;
   std::size_t self_index = 0;
   std::shared_ptr<spdlog::logger> log;
-  caf::io::middleman_actor mm;
   caf::actor registry;
   std::vector<peer> peers;  ///< by member index; ours is unused
   steady::time_point started;
@@ -222,7 +243,7 @@ std::optional<caf::response_promise> take_call(peer& p, std::uint64_t id) {
   auto i = p.calls.find(id);
   if (i == p.calls.end())
     return std::nullopt;
-  auto out = std::move(i->second);
+  auto out = std::move(i->second.promise);
   p.calls.erase(i);
   return out;
 }
@@ -255,8 +276,8 @@ void lose(cluster_self self, std::size_t index, const std::string& why) {
   p.registry = nullptr;
   auto calls = std::move(p.calls);
   p.calls.clear();
-  for (auto& [id, rp] : calls)
-    rp.deliver(unavailable("node '" + p.member->name + "' went down during the call"));
+  for (auto& [id, call] : calls)
+    call.promise.deliver(unavailable("node '" + p.member->name + "' went down during the call"));
 }
 
 void dial(cluster_self self, std::size_t index) {
@@ -273,8 +294,10 @@ void dial(cluster_self self, std::size_t index) {
                          "cluster: connecting to '{}' at {}:{} failed: {} (retrying)",
                          q.member->name, q.member->host, q.member->port, why);
   };
-  self->request(self->state.mm, connect_timeout, caf::connect_atom::value, p.member->host,
-                p.member->port)
+  auto& sys = self->system();  // no middleman is needed until a node dials
+  auto mm = uses_tls(self->state.opts) ? sys.openssl_manager().actor_handle()
+                                       : sys.middleman().actor_handle();
+  self->request(mm, connect_timeout, caf::connect_atom::value, p.member->host, p.member->port)
       .then(
           [self, index, failed](const caf::node_id&, caf::strong_actor_ptr& ptr,
                                 const std::set<std::string>&) {
@@ -329,7 +352,9 @@ caf::response_promise ask_owner(cluster_self self, std::size_t index, std::strin
   auto promise = self->make_response_promise();
   const auto id = st.next_call++;
   call_id = id;
-  p.calls.emplace(id, promise);
+  constexpr bool load = (std::is_same_v<std::decay_t<Ts>, acquire_atom> || ...)
+                        || (std::is_same_v<std::decay_t<Ts>, preload_atom> || ...);
+  p.calls.emplace(id, pending_call{promise, load});
   self->request(p.registry, remote_timeout, std::forward<Ts>(xs)...)
       .then(
           [self, index, id, on_answer](Rs&... rs) mutable {
@@ -408,9 +433,6 @@ caf::behavior cluster_impl(cluster_self self, cluster_options opts,
     state.peers.push_back(
         peer{&m, peer_state{state.started}, state.opts.self < m.name, 0, {}, {}, {}, {}});
   }
-  auto& sys = self->system();
-  state.mm = uses_tls(state.opts) ? sys.openssl_manager().actor_handle()
-                                  : sys.middleman().actor_handle();
   // Its end ends the stand-ins (and so their subscribers).
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [key, s] : self->state.stubs)
@@ -538,6 +560,35 @@ caf::behavior cluster_impl(cluster_self self, cluster_options opts,
             a, std::move(store_id));
       },
       [self](release_atom, std::uint64_t lease) { release_remote(self, lease); },
+      [self](clear_atom) {
+        // This node's clear(): the uses and preloads waiting for an owner
+        // are cancelled, the leases it holds go back to the owners, and the
+        // handles and subscriptions through its stand-ins end. The stores
+        // stay loaded on their owners for the callers of other nodes.
+        auto& st = self->state;
+        for (auto& p : st.peers)
+          for (auto i = p.calls.begin(); i != p.calls.end();) {
+            if (!i->second.load) {
+              ++i;
+              continue;
+            }
+            i->second.promise.deliver(to_caf_error(
+                errc::cancelled,
+                "a call for a store on node '" + p.member->name + "' was cancelled by clear()"));
+            i = p.calls.erase(i);
+          }
+        st.cancel_tokens.clear();
+        for (auto& [id, l] : st.leases)
+          if (auto& p = st.peers[l.peer]; p.epoch == l.epoch && p.link.phase() == peer_phase::up)
+            self->send(p.registry, release_atom::value, l.remote);
+        st.leases.clear();
+        for (auto& [key, s] : st.stubs)
+          self->send(s.actor, clear_atom::value);
+        st.stubs.clear();
+        for (auto& [block, o] : st.observers)
+          self->demonitor(o.first);
+        st.observers.clear();
+      },
       [self](cancel_atom, std::uint64_t token) {
         auto& st = self->state;
         auto i = st.cancel_tokens.find(token);

@@ -437,6 +437,8 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
         feed(self, lc::gc_fired{id, generation});
       },
       [self](clear_atom) {
+        if (self->state.cluster)  // this node's leases on other nodes' stores
+          caf::anon_send(self->state.cluster, clear_atom::value);
         return close_all<lc::clear>(self, call_kind::clear, "clearing");
       },
       [self](inspect_atom, const std::string& id) -> caf::result<store_info_msg> {

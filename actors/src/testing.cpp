@@ -1,5 +1,8 @@
 #include "multistore/testing.hpp"
 
+#include <optional>
+#include <utility>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/test_actor_clock.hpp>
@@ -8,6 +11,7 @@
 #include <caf/send.hpp>
 #include <spdlog/logger.h>
 
+#include "detail/cluster_actor.hpp"
 #include "detail/registry_client.hpp"
 #include "multistore/registry_actor.hpp"
 #include "multistore/system_setup.hpp"
@@ -22,6 +26,22 @@ caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
   return cfg;
 }
 
+/// A logger without sinks: tests stay quiet.
+std::shared_ptr<spdlog::logger> quiet_logger() {
+  return std::make_shared<spdlog::logger>("multistore.fixture");
+}
+
+/// The registry, and in a cluster this node's cluster actor, which never
+/// dials (there is no middleman here): the test plays the other members.
+std::pair<caf::actor, caf::actor> spawn_node(caf::actor_system& sys, registry_options options) {
+  if (!options.cluster)
+    return {spawn_registry(sys, std::move(options), quiet_logger()), caf::actor{}};
+  auto cluster = detail::spawn_cluster(sys, *options.cluster, quiet_logger());
+  auto registry = detail::spawn_cluster_registry(sys, std::move(options), quiet_logger(), cluster);
+  caf::anon_send(cluster, caf::put_atom::value, registry);
+  return {std::move(registry), std::move(cluster)};
+}
+
 }  // namespace
 
 struct fixture::impl {
@@ -29,6 +49,8 @@ struct fixture::impl {
   caf::actor_system sys;
   caf::scheduler::test_coordinator& sched;
   caf::scoped_actor self;
+  std::optional<cluster_options> cluster_opts;
+  std::pair<caf::actor, caf::actor> node;  ///< the registry, the cluster actor
   detail::registry_client client;
   caf::actor_clock::time_point start;
 
@@ -36,11 +58,13 @@ struct fixture::impl {
       : sys(testing_config(cfg)),
         sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
         self(sys, true),
+        cluster_opts(options.cluster),
+        node(spawn_node(sys, std::move(options))),
         client(std::make_shared<detail::requester>(sys, self, [this] { sched.run(); }),
-               // A logger without sinks: tests stay quiet.
-               spawn_registry(sys, std::move(options),
-                              std::make_shared<spdlog::logger>("multistore.fixture"))),
+               node.first),
         start(sched.clock().now()) {
+    if (cluster_opts)
+      client.route_remote(node.second, cluster_opts->members, cluster_opts->self);
     sched.run();
   }
 
@@ -60,6 +84,10 @@ struct fixture::impl {
     sched.run();
     self->send_exit(registry, caf::exit_reason::user_shutdown);
     sched.run();
+    if (node.second) {
+      self->send_exit(node.second, caf::exit_reason::user_shutdown);
+      sched.run();
+    }
     // Timers left in the virtual clock only hold messages: drop them.
     while (sched.clock().trigger_timeout())
       sched.run();
@@ -126,6 +154,10 @@ gc_duration fixture::elapsed() const {
 
 caf::actor fixture::registry() const {
   return impl_->client.registry();
+}
+
+caf::actor fixture::cluster() const {
+  return impl_->node.second;
 }
 
 caf::actor_system& fixture::system() const {

@@ -4,14 +4,17 @@
 //
 //   cluster_node --cluster FILE --node NAME --data DIR [--max-seconds N]
 //
-// Commands: use ID | commit ID TEXT | count ID | release ID | owner ID |
-// members | inspect ID | subscribe ID | updates ID | quit. It ends by itself
+// Commands: use ID | commit ID TEXT | count ID | texts ID | write ID |
+// release ID | owner ID | members | inspect ID | subscribe ID |
+// unsubscribe ID | updates ID | clear | quit. (`write` tries a statement that
+// writes through query(), which must be refused.) It ends by itself
 // at EOF on stdin and after --max-seconds (a test that dies leaves nothing).
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -50,7 +53,9 @@ struct node {
   std::map<std::string, std::shared_ptr<std::atomic<int>>> updates;
 
   multistore::store_options<notes_schema> options(const std::string& id) const {
-    return {.store_id = id, .storage = multistore::sqlite_adapter{data}};
+    // Relative: a node's use of a store another node owns names the
+    // owner's directory, as the owner runs in its own (see main).
+    return {.store_id = id, .storage = multistore::sqlite_adapter{"."}};
   }
 
   multistore::store_handle<notes_schema>& handle(const std::string& id) {
@@ -77,6 +82,18 @@ struct node {
       for (auto& row : handle(id).query("SELECT text FROM notes ORDER BY rowid"))
         out += (out.empty() ? "" : ",") + row["text"].get<std::string>();
       return out;
+    }
+    if (cmd == "write") {
+      handle(id).query("DELETE FROM notes");
+      return "";
+    }
+    if (cmd == "clear") {
+      registry.clear().get();
+      return "";
+    }
+    if (cmd == "unsubscribe") {
+      subscriptions.erase(id);
+      return "";
     }
     if (cmd == "release") {
       subscriptions.erase(id);
@@ -125,6 +142,9 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::seconds{max_seconds});
     std::_Exit(3);  // the test is gone or stuck: never outlive it
   }).detach();
+  // Every node runs in its data directory and names it ".", so a store's
+  // directory means the same on whichever node asks for it.
+  std::filesystem::current_path(arg(argc, argv, "--data"));
   caf::actor_system_config cfg;
   multistore::configure(cfg, *cluster);
   caf::actor_system sys{cfg};

@@ -90,7 +90,7 @@ struct cluster {
 
 }  // namespace
 
-TEST_CASE("three nodes agree on owners and serve local and remote stores alike",
+TEST_CASE("three nodes agree on owners and end by themselves with remote handles held",
           "[cluster][multiprocess]") {
   cluster c{{"alpha", "beta", "gamma"}};
   c.wait_all_up();
@@ -100,31 +100,108 @@ TEST_CASE("three nodes agree on owners and serve local and remote stores alike",
     CHECK(c[1].ask("owner " + id) == owner);
     CHECK(c[2].ask("owner " + id) == owner);
   }
-  // The same steps on a store alpha owns (local to alpha) and one beta owns.
-  for (std::size_t owner : {0u, 1u}) {
-    INFO("owner " << c.names[owner]);
-    auto id = c.id_owned_by(owner);
-    REQUIRE(c[0].ask("use " + id) == "ok");
-    CHECK(c[0].ask("commit " + id + " one") == "ok");
-    CHECK(c[0].ask("commit " + id + " two") == "ok");
-    CHECK(c[0].ask("count " + id) == "ok 2");
-    REQUIRE(c[2].ask("use " + id) == "ok");
-    CHECK(c[2].ask("count " + id) == "ok 2");
-    CHECK(c[2].ask("subscribe " + id) == "ok");
-    CHECK(c[0].ask("commit " + id + " three") == "ok");
-    CHECK(c[2].ask("texts " + id) == "ok one,two,three");
-    // The first result at once, then one after the commit.
-    CHECK(ask_until(c[2], "updates " + id, is("ok 2"), 3s) == "ok 2");
-    // Every node sees the owner's view: one instance, two observers.
-    CHECK(c[1].ask("inspect " + id) == "ok observers=2 loads=1");
-    CHECK(c[2].ask("release " + id) == "ok");
-    CHECK(ask_until(c[0], "inspect " + id, is("ok observers=1 loads=1"), 2s)
-          == "ok observers=1 loads=1");
-  }
+  // Each node holds a handle on a remote store.
+  for (std::size_t i = 0; i < 3; ++i)
+    REQUIRE(c[i].ask("use " + c.id_owned_by((i + 1) % 3)) == "ok");
   // Each node ends by itself with handles on remote stores still held: no
   // stand-in or other actor is left to hold up its actor system.
   for (std::size_t i = 0; i < 3; ++i)
     CHECK(c[i].quit() == 0);
+}
+
+TEST_CASE("the same handle calls behave alike on a local and a remote store",
+          "[cluster][multiprocess]") {
+  // Alpha uses a store it owns, then (the second run) one that beta owns;
+  // gamma shares it, remote either way.
+  const std::size_t owner = GENERATE(0u, 1u);
+  INFO((owner == 0 ? "a store alpha owns" : "a store beta owns"));
+  cluster c{{"alpha", "beta", "gamma"}};
+  c.wait_all_up();
+  const auto id = c.id_owned_by(owner);
+  CHECK(starts_with(c[0].ask("use bad/id"), "err invalid_store_id"));
+  REQUIRE(c[0].ask("use " + id) == "ok");
+  CHECK(c[0].ask("commit " + id + " one") == "ok");
+  CHECK(c[0].ask("commit " + id + " two") == "ok");
+  CHECK(c[0].ask("count " + id) == "ok 2");
+  CHECK(starts_with(c[0].ask("write " + id), "err query_failed"));
+  CHECK(c[0].ask("texts " + id) == "ok one,two");
+
+  REQUIRE(c[2].ask("use " + id) == "ok");
+  CHECK(c[2].ask("subscribe " + id) == "ok");
+  CHECK(ask_until(c[2], "updates " + id, is("ok 1"), 3s) == "ok 1");  // the first result
+  CHECK(c[0].ask("commit " + id + " three") == "ok");
+  CHECK(c[2].ask("texts " + id) == "ok one,two,three");
+  CHECK(ask_until(c[2], "updates " + id, is("ok 2"), 3s) == "ok 2");
+  // Every node sees the owner's view: one instance, two observers.
+  CHECK(c[1].ask("inspect " + id) == "ok observers=2 loads=1");
+  CHECK(c[2].ask("unsubscribe " + id) == "ok");
+  CHECK(c[0].ask("commit " + id + " four") == "ok");
+  std::this_thread::sleep_for(300ms);  // an update would have arrived by now
+  CHECK(c[2].ask("updates " + id) == "ok 2");
+
+  // clear() on alpha ends alpha's handle. On a store alpha owns, it closes
+  // the store for everyone; on beta's store, it gives alpha's lease back.
+  CHECK(c[0].ask("clear") == "ok");
+  CHECK(starts_with(c[0].ask("commit " + id + " lost"), "err store_disposed"));
+  if (owner == 0) {
+    CHECK(starts_with(c[2].ask("commit " + id + " lost"), "err store_disposed"));
+    CHECK(c[2].ask("use " + id) == "ok");
+  } else {
+    CHECK(ask_until(c[1], "inspect " + id, is("ok observers=1 loads=1"), 2s)
+          == "ok observers=1 loads=1");
+    CHECK(c[2].ask("commit " + id + " five") == "ok");
+  }
+  REQUIRE(c[0].ask("use " + id) == "ok");
+  CHECK(c[0].ask("count " + id) == (owner == 0 ? "ok 4" : "ok 5"));
+  CHECK(c[2].ask("release " + id) == "ok");
+  const auto held_by_alpha = "ok observers=1 loads=" + std::string{owner == 0 ? "2" : "1"};
+  CHECK(ask_until(c[1], "inspect " + id, is(held_by_alpha), 2s) == held_by_alpha);
+  for (std::size_t i = 0; i < 3; ++i)
+    CHECK(c[i].quit() == 0);
+}
+
+TEST_CASE("a cross-node subscription ends with either node, and the other serves on",
+          "[cluster][multiprocess]") {
+  cluster c{{"alpha", "beta", "gamma"}};
+  c.wait_all_up();
+  const auto id = c.id_owned_by(1);
+  for (std::size_t i : {0u, 2u}) {
+    REQUIRE(c[i].ask("use " + id) == "ok");
+    REQUIRE(c[i].ask("subscribe " + id) == "ok");
+  }
+  CHECK(c[2].ask("commit " + id + " one") == "ok");
+  CHECK(ask_until(c[0], "updates " + id, is("ok 2"), 3s) == "ok 2");
+  CHECK(ask_until(c[2], "updates " + id, is("ok 2"), 3s) == "ok 2");
+
+  // The subscribing node alpha dies: beta drops its subscription and lease
+  // and goes on serving gamma.
+  c[0].kill();
+  CHECK(ask_until(c[1], "inspect " + id, is("ok observers=1 loads=1"), 2s)
+        == "ok observers=1 loads=1");
+  CHECK(c[2].ask("commit " + id + " two") == "ok");
+  CHECK(ask_until(c[2], "updates " + id, is("ok 3"), 3s) == "ok 3");
+
+  // The owner beta dies: gamma's subscription ends with it; after beta's
+  // restart, commits to the new instance do not reach it, and a new one
+  // works.
+  c[1].kill();
+  CHECK(starts_with(ask_until(
+                        c[2], "commit " + id + " lost",
+                        [](const std::string& s) { return starts_with(s, "err unavailable"); }, 3s),
+                    "err unavailable"));
+  c.start(1);
+  REQUIRE(ask_until(c[2], "members", is("ok alpha:down,beta:up,gamma:up"), 5s)
+          == "ok alpha:down,beta:up,gamma:up");
+  CHECK(c[1].ask("use " + id) == "ok");
+  CHECK(c[1].ask("commit " + id + " three") == "ok");
+  std::this_thread::sleep_for(300ms);
+  CHECK(c[2].ask("updates " + id) == "ok 3");
+  REQUIRE(c[2].ask("use " + id) == "ok");
+  REQUIRE(c[2].ask("subscribe " + id) == "ok");
+  CHECK(ask_until(c[2], "updates " + id, is("ok 1"), 3s) == "ok 1");
+  CHECK(c[2].ask("texts " + id) == "ok one,two,three");
+  CHECK(c[1].quit() == 0);
+  CHECK(c[2].quit() == 0);
 }
 
 TEST_CASE("kill -9 of an owner: its stores are unavailable at once, the others serve, "

@@ -825,10 +825,10 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
     CHECK(after.loads == after.disposals + after.load_failures);
     // clear() answers once every store actor is down. Under AddressSanitizer a
     // descriptor or two was seen still open just then (in 1 of 2 runs) and
-    // gone a moment later: wait up to 2 s for the start level, which a leaked
-    // descriptor never returns to, then require it exactly (below).
+    // gone a moment later: wait up to 2 s for the start level (a leaked
+    // descriptor never gets there), then require no more than it (below).
     auto fds_after_clear = multistore::open_file_descriptors();
-    for (int i = 0; i < 200 && fds_after_clear != fds_at_start; ++i) {
+    for (int i = 0; i < 200 && fds_after_clear > fds_at_start; ++i) {
       std::this_thread::sleep_for(10ms);
       fds_after_clear = multistore::open_file_descriptors();
     }
@@ -900,8 +900,10 @@ TEST_CASE("1000 stores churned by 64 clients leave no lease timer descriptor or 
     else
       std::printf("soak: RSS bound not checked under AddressSanitizer (its quarantine keeps "
                   "freed memory)\n");
-    CHECK(fds_after_clear == fds_at_start);
-    CHECK(fds_after_check == fds_at_start);
+    // No more than at start: a descriptor open just then (one was seen, one
+    // run in many) may be closed by now; a store's file left open is one more.
+    CHECK(fds_after_clear <= fds_at_start);
+    CHECK(fds_after_check <= fds_at_start);
   }
   CHECK(multistore::open_file_descriptors() == fds_before_system);
 }

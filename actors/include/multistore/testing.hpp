@@ -35,6 +35,9 @@ namespace multistore::testing {
 /// Handles from a fixture work like any handle (commit and query run the
 /// scheduler) and must not outlive it. Single-threaded: use one fixture from
 /// one thread. The destructor shuts the registry and every store down.
+///
+/// With `registry_options::cluster` the fixture is one node of a cluster:
+/// uses of the ids other members own go to them (see `cluster()`).
 class fixture : public detail::registry_front<fixture> {
  public:
   explicit fixture(registry_options options = {});
@@ -69,6 +72,15 @@ class fixture : public detail::registry_front<fixture> {
   /// The registry actor and the actor system, for tests that send messages.
   caf::actor registry() const;
   caf::actor_system& system() const;
+
+  /// With `registry_options::cluster`, the fixture plays the node named
+  /// `cluster->self` without a network: this is its cluster actor, which
+  /// never dials. A test plays another member with an actor that sends it
+  /// `(hello_atom, hello_msg, registry)` (that member's hello: see
+  /// multistore/membership.hpp) and answers as that member's registry and
+  /// stores; ending that actor with `remote_link_unreachable` is the loss
+  /// of the link. Null outside a cluster.
+  caf::actor cluster() const;
 
  private:
   friend class detail::registry_front<fixture>;
