@@ -39,10 +39,6 @@ using steady = std::chrono::steady_clock;
 constexpr auto tick_interval = 100ms;
 /// A connect or hello not answered by then counts as failed.
 constexpr auto connect_timeout = 2s;
-/// Last resort for a call to another node's registry: the loss of the link
-/// fails it long before (within the heartbeat timeout), but a registry
-/// call may not wait forever. (A stand-in's calls need none: see relay.)
-constexpr auto remote_timeout = std::chrono::seconds{120};
 
 caf::error unavailable(std::string message) {
   return to_caf_error(errc::unavailable, std::move(message));
@@ -355,7 +351,8 @@ caf::response_promise ask_owner(cluster_self self, std::size_t index, std::strin
   constexpr bool load = (std::is_same_v<std::decay_t<Ts>, acquire_atom> || ...)
                         || (std::is_same_v<std::decay_t<Ts>, preload_atom> || ...);
   p.calls.emplace(id, pending_call{promise, load});
-  self->request(p.registry, remote_timeout, std::forward<Ts>(xs)...)
+  // No timeout (see relay): the loss of the peer's agent fails the call.
+  self->request(p.registry, caf::infinite, std::forward<Ts>(xs)...)
       .then(
           [self, index, id, on_answer](Rs&... rs) mutable {
             auto rp = take_call(self->state.peers[index], id);
