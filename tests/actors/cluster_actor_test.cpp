@@ -175,6 +175,15 @@ bool ended(multistore::testing::fixture& fx, const caf::actor& target) {
   return gone;
 }
 
+/// Node beta on the fixture, with member alpha played by `played_owner`
+/// and joined.
+struct beta_node {
+  multistore::testing::fixture fx{{.cluster = two_members("beta")}};
+  member_log log;
+  caf::actor alpha = fx.system().spawn(played_owner, fx.cluster(), &log);
+  beta_node() { fx.run(); }
+};
+
 void lose_link(multistore::testing::fixture& fx, const caf::actor& member) {
   caf::anon_send_exit(member, caf::exit_reason::remote_link_unreachable);
   fx.run();
@@ -221,11 +230,10 @@ TEST_CASE(
     "the loss of an owner fails its handles at once and ends their "
     "subscriptions",
     "[actors][cluster]") {
-  multistore::testing::fixture fx{{.cluster = two_members("beta")}};
+  beta_node node;
+  auto& fx = node.fx;
+  auto& log = node.log;
   const auto id = owned_by("alpha");
-  member_log log;
-  auto alpha = fx.system().spawn(played_owner, fx.cluster(), &log);
-  fx.run();
   auto h = fx.use(options(id));
   int updates = 0;
   auto sub = h.subscribe("SELECT 1", [&](const nlohmann::json&) { ++updates; });
@@ -242,7 +250,7 @@ TEST_CASE(
   CHECK_FALSE(in_flight.seq);
   CHECK_FALSE(in_flight.failed);
 
-  lose_link(fx, alpha);
+  lose_link(fx, node.alpha);
   CHECK(in_flight.failed == errc::unavailable);
   CHECK(ended(fx, log.subscribers[0]));
   CHECK(code_of([&] {
@@ -320,11 +328,10 @@ TEST_CASE(
     "clear() gives back the leases on other members' stores and cancels "
     "waiting uses",
     "[actors][cluster]") {
-  multistore::testing::fixture fx{{.cluster = two_members("beta")}};
+  beta_node node;
+  auto& fx = node.fx;
+  auto& log = node.log;
   const auto id = owned_by("alpha");
-  member_log log;
-  auto alpha = fx.system().spawn(played_owner, fx.cluster(), &log);
-  fx.run();
   auto h = fx.use(options(id));
   int updates = 0;
   auto sub = h.subscribe("SELECT 1", [&](const nlohmann::json&) { ++updates; });
@@ -346,7 +353,7 @@ TEST_CASE(
         }) == errc::store_disposed);
 
   // The owner answers the use that was cancelled: its lease goes back.
-  caf::anon_send(alpha, caf::ok_atom::value);
+  caf::anon_send(node.alpha, caf::ok_atom::value);
   fx.run();
   CHECK(log.releases == std::vector<std::uint64_t>{1, 2});
   CHECK_FALSE(waiting.acquired);
@@ -354,6 +361,6 @@ TEST_CASE(
   log.hold_acquires = false;  // a later use loads again
   auto again = fx.use(options(id));
   CHECK(again.commit(issue_created{"i2", "after clear"}) == 1);
-  caf::anon_send_exit(alpha, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(node.alpha, caf::exit_reason::user_shutdown);
   fx.run();
 }
