@@ -184,6 +184,17 @@ struct beta_node {
   beta_node() { fx.run(); }
 };
 
+/// beta_node holding a handle on a store alpha owns, with a subscription
+/// that counts its updates.
+struct subscribed_beta : beta_node {
+  std::string id = owned_by("alpha");
+  multistore::store_handle<issue_schema> h = fx.use(options(id));
+  int updates = 0;
+  multistore::subscription sub =
+      h.subscribe("SELECT 1", [this](const nlohmann::json&) { ++updates; });
+  subscribed_beta() { fx.run(); }
+};
+
 void lose_link(multistore::testing::fixture& fx, const caf::actor& member) {
   caf::anon_send_exit(member, caf::exit_reason::remote_link_unreachable);
   fx.run();
@@ -230,14 +241,12 @@ TEST_CASE(
     "the loss of an owner fails its handles at once and ends their "
     "subscriptions",
     "[actors][cluster]") {
-  beta_node node;
+  subscribed_beta node;
   auto& fx = node.fx;
   auto& log = node.log;
-  const auto id = owned_by("alpha");
-  auto h = fx.use(options(id));
-  int updates = 0;
-  auto sub = h.subscribe("SELECT 1", [&](const nlohmann::json&) { ++updates; });
-  fx.run();
+  auto& h = node.h;
+  const auto& updates = node.updates;
+  const auto id = node.id;
   CHECK(updates == 1);
   REQUIRE(log.subscribers.size() == 1);
 
@@ -328,14 +337,11 @@ TEST_CASE(
     "clear() gives back the leases on other members' stores and cancels "
     "waiting uses",
     "[actors][cluster]") {
-  beta_node node;
+  subscribed_beta node;
   auto& fx = node.fx;
   auto& log = node.log;
-  const auto id = owned_by("alpha");
-  auto h = fx.use(options(id));
-  int updates = 0;
-  auto sub = h.subscribe("SELECT 1", [&](const nlohmann::json&) { ++updates; });
-  fx.run();
+  auto& h = node.h;
+  const auto id = node.id;
   REQUIRE(log.subscribers.size() == 1);
 
   log.hold_acquires = true;  // a use waiting for the owner's load
