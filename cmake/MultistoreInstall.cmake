@@ -1,11 +1,11 @@
 # Install and export: find_package(multistore) then gives multistore::registry
-# and multistore::actors, and finds their dependencies (FindCAF.cmake ships along).
+# multistore::actors and multistore::devtools, and finds their dependencies (FindCAF.cmake ships along).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(MULTISTORE_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/multistore")
 
-install(TARGETS multistore_registry multistore_actors
+install(TARGETS multistore_registry multistore_actors multistore_devtools
   EXPORT multistore-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -13,6 +13,7 @@ install(TARGETS multistore_registry multistore_actors
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/libregistry/include/multistore"
                   "${PROJECT_SOURCE_DIR}/actors/include/multistore"
+                  "${PROJECT_SOURCE_DIR}/devtools/include/multistore"
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.hpp")
 install(EXPORT multistore-targets NAMESPACE multistore:: DESTINATION ${MULTISTORE_CMAKE_DIR})

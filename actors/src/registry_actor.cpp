@@ -21,7 +21,9 @@
 #include "detail/store_spawn.hpp"
 #include "multistore/client_identity.hpp"
 #include "multistore/lifecycle.hpp"
+#include "multistore/metrics.hpp"
 #include "multistore/placement.hpp"
+#include "multistore/process_usage.hpp"
 
 namespace multistore {
 
@@ -53,6 +55,15 @@ struct pending_call {
   const schema_def* schema = nullptr;
   detail::boot_fn boot;
   std::uint64_t cancel_token = 0;
+  /// An acquire that waits: since when, for the acquire latency.
+  std::chrono::steady_clock::time_point since{};
+};
+
+/// A store actor the registry started, with what its listings read.
+struct live_store {
+  store_actor_type actor;
+  std::shared_ptr<store_gauges> gauges;
+  bool disable_devtools = false;
 };
 
 struct registry_actor_state {
@@ -88,7 +99,9 @@ struct registry_actor_state {
 
   /// The live store actors, by instance (an id has at most one: a reload
   /// waits for the old instance to be down).
-  std::unordered_map<lc::instance_id, store_actor_type> stores;
+  std::unordered_map<lc::instance_id, live_store> stores;
+  /// Shared with the stores, which count their commits in it.
+  std::shared_ptr<registry_metrics> metrics = std::make_shared<registry_metrics>();
   std::unordered_map<caf::actor_addr, std::pair<std::string, lc::instance_id>> store_addrs;
 
   /// Observers by control block: the address kept in `observer_addrs` holds
@@ -177,6 +190,8 @@ void answer(registry_self self, lc::request_id id, call_answer a) {
   st.calls.erase(i);
   if (call.cancel_token != 0)
     st.cancel_tokens.erase(call.cancel_token);
+  if (call.kind == call_kind::acquire)
+    st.metrics->acquire_latency.record(std::chrono::steady_clock::now() - call.since);
   if (!call.promise.pending())
     return;
   if (auto* err = std::get_if<caf::error>(&a))
@@ -199,14 +214,16 @@ void start_load(registry_self self, const lc::start_load& e) {
     st.queue.push_back(lc::store_down{e.store_id, e.instance});
     return;
   }
+  auto gauges = std::make_shared<store_gauges>();
+  const bool disable_devtools = resolved->disable_devtools;
   auto store = detail::spawn_store(
       self->system(),
       detail::store_spawn_args{call->schema, std::move(*resolved), st.session_id, st.client_id,
                                std::move(call->boot), st.log, st.io,
-                               st.options.max_pending_commits});
+                               st.options.max_pending_commits, st.metrics, gauges});
   self->monitor(store);
   st.store_addrs.emplace(store.address(), std::make_pair(e.store_id, e.instance));
-  st.stores.emplace(e.instance, store);
+  st.stores.emplace(e.instance, live_store{store, std::move(gauges), disable_devtools});
   st.log->debug("store {} loading (instance {})", e.store_id, e.instance);
   self->request(store, caf::infinite, open_atom::value)
       .then(
@@ -230,7 +247,8 @@ void apply(registry_self self, const lc::effect& effect) {
           start_load(self, e);
         } else if constexpr (std::is_same_v<T, lc::answer_ready>) {
           auto i = st.stores.find(e.instance);
-          auto store = i == st.stores.end() ? caf::actor{} : caf::actor_cast<caf::actor>(i->second);
+          auto store =
+              i == st.stores.end() ? caf::actor{} : caf::actor_cast<caf::actor>(i->second.actor);
           answer(self, e.request, ready_answer{std::move(store), e.lease, e.instance});
         } else if constexpr (std::is_same_v<T, lc::answer_error>) {
           answer(self, e.request, detail::to_caf_error(e.reason));
@@ -245,7 +263,7 @@ void apply(registry_self self, const lc::effect& effect) {
             return;
           }
           st.log->info("store {} closing", e.store_id);
-          self->send(i->second, close_atom::value);
+          self->send(i->second.actor, close_atom::value);
         } else if constexpr (std::is_same_v<T, lc::monitor_observer>) {
           auto i = st.observer_addrs.find(e.observer);
           if (i != st.observer_addrs.end())
@@ -284,6 +302,44 @@ const schema_def* find_schema(registry_self self, const std::string& key) {
   return schema;
 }
 
+/// Milliseconds, or null for gc_never.
+nlohmann::json gc_millis(gc_duration d) {
+  if (d == gc_never)
+    return nullptr;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+/// The devtools' listing: every id this node holds, with what its store
+/// reports once loaded. A store with disable_devtools shows its id and phase only.
+std::string list_json(registry_self self) {
+  const auto& st = self->state;
+  auto out = nlohmann::json::array();
+  for (const auto& listed : st.machine.list(now(self))) {
+    nlohmann::json row{{"id", listed.store_id}, {"phase", to_string(listed.info.state)}};
+    auto i = st.stores.find(listed.instance);
+    if (i != st.stores.end() && i->second.disable_devtools) {
+      row["devtools"] = false;
+      out.push_back(std::move(row));
+      continue;
+    }
+    row["devtools"] = true;
+    row["schema"] = listed.schema.substr(0, listed.schema.find('#'));  // the key is name#hash
+    row["observers"] = listed.info.observers;
+    row["gc_time_ms"] = gc_millis(listed.info.gc_time);
+    row["gc_remaining_ms"] =
+        listed.info.gc_remaining ? gc_millis(*listed.info.gc_remaining) : nlohmann::json{};
+    row["loads"] = listed.info.loads;
+    if (i != st.stores.end()) {
+      const auto& g = *i->second.gauges;
+      row["head"] = g.head.load(std::memory_order_relaxed);
+      row["pending_commits"] = g.pending_commits.load(std::memory_order_relaxed);
+      row["subscriptions"] = g.subscriptions.load(std::memory_order_relaxed);
+    }
+    out.push_back(std::move(row));
+  }
+  return out.dump();
+}
+
 /// Checks a use or preload call and hands it to the machine. Returns the
 /// answer when the machine gave it at once; otherwise the call waits in
 /// `calls` with a promise, and nullopt tells the handler to delegate to it.
@@ -317,12 +373,16 @@ std::optional<call_answer> admit(registry_self self, call_kind kind, const store
     feed(self, lc::preload{id, req.store_id, req.schema, gc_time});
   st.current_request = nullptr;
   if (st.current_id != id) {
+    if (kind == call_kind::acquire)  // answered in this step: no clock read for it
+      st.metrics->acquire_latency.record(std::chrono::nanoseconds{0});
     st.current.boot = nullptr;  // not run (the store was loaded): let go of what it captured
     return std::exchange(st.answer, std::monostate{});
   }
   st.current_id = 0;
   st.current.options = detail::to_call_options(req);
   st.current.promise = self->make_response_promise();
+  if (kind == call_kind::acquire)
+    st.current.since = std::chrono::steady_clock::now();
   if (req.cancel_token != 0)
     st.cancel_tokens[req.cancel_token] = id;
   st.calls.emplace(id, std::move(st.current));
@@ -336,7 +396,7 @@ caf::result<caf::ok_atom> close_all(registry_self self, call_kind kind, const ch
   auto& st = self->state;
   const auto id = st.next_request++;
   auto rp = self->make_response_promise();
-  st.calls.emplace(id, pending_call{kind, rp, {}, nullptr, {}, 0});
+  st.calls.emplace(id, pending_call{kind, rp, {}, nullptr, {}, 0, {}});
   st.log->info("registry {}", doing);
   feed(self, Event{id});
   return rp;
@@ -449,6 +509,18 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
         return to_msg(self->state.machine.info(id, now(self)));
       },
       [self](stats_atom) { return to_msg(self->state.machine.stats()); },
+      [self](metrics_atom) {
+        const auto& st = self->state;
+        return render_prometheus(st.machine.stats(), *st.metrics,
+                                 process_figures{open_file_descriptors(), resident_bytes()});
+      },
+      [self](list_atom) { return list_json(self); },
+      [self](peek_atom, const std::string& id) -> caf::result<caf::actor, bool> {
+        auto& st = self->state;
+        if (auto i = st.stores.find(st.machine.loaded_instance(id)); i != st.stores.end())
+          return {caf::actor_cast<caf::actor>(i->second.actor), i->second.disable_devtools};
+        return detail::to_caf_error(errc::store_disposed, "store '" + id + "' is not loaded here");
+      },
       [self](shutdown_atom) {
         return close_all<lc::shutdown>(self, call_kind::shutdown, "shutting down");
       },

@@ -110,4 +110,11 @@ result<registry_stats> registry_client::stats() const {
   return from_msg(std::get<0>(*r));
 }
 
+result<std::string> registry_client::metrics() const {
+  auto r = req_->request(typed_, errc::registry_closed, metrics_atom::value);
+  if (!r)
+    return forward_error(r);
+  return std::move(std::get<0>(*r));
+}
+
 }  // namespace multistore::detail

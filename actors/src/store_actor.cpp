@@ -3,6 +3,7 @@
 // operation (or one group of commits) at a time, and its answer comes back
 // as (io_done_atom). `pump` is the one place that carries work off the
 // scheduler, `on_done` the one place that hands its answers out.
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -31,6 +32,7 @@ namespace {
 struct subscriber_entry {
   subscription sub;
   caf::actor_addr subscriber;
+  std::string sql;  ///< for the devtools
 };
 
 /// The engine and what touches it. While a job runs, only that job uses it;
@@ -46,6 +48,8 @@ struct store_core {
   boot_fn boot;
   std::unique_ptr<store_engine> engine;
   std::unordered_map<std::uint64_t, subscriber_entry> subscriptions;
+  /// What the registry lists of this store; written here, read there.
+  std::shared_ptr<store_gauges> gauges;
 
   std::mutex mtx;
   std::condition_variable idle;
@@ -57,6 +61,7 @@ struct open_op {
 };
 struct commit_op {
   std::vector<event_record> records;
+  std::chrono::steady_clock::time_point taken;
   result<std::uint64_t> outcome = 0;
 };
 struct query_op {
@@ -80,6 +85,10 @@ struct drop_subscriber_op {
 struct head_op {
   result<std::uint64_t> outcome = 0;
 };
+/// The devtools' view of the store (JSON): its schema, tables, head and subscriptions.
+struct describe_op {
+  result<nlohmann::json> outcome;
+};
 struct close_op {};
 
 /// One operation of the store, in mailbox order, with the promise of the
@@ -87,7 +96,7 @@ struct close_op {};
 struct op {
   caf::response_promise answer;
   std::variant<open_op, commit_op, query_op, subscribe_op, unsubscribe_op, drop_subscriber_op,
-               head_op, close_op>
+               head_op, describe_op, close_op>
       body;
 };
 
@@ -123,6 +132,7 @@ result<void> open_engine(store_core& c) {
   if (!engine)
     return forward_error(engine);
   c.engine = std::move(*engine);
+  c.gauges->head.store(c.engine->head(), std::memory_order_relaxed);
   auto boot = std::exchange(c.boot, nullptr);
   if (boot) {
     try {
@@ -158,6 +168,21 @@ void commit_all(store_core& c, batch& b) {
   auto results = c.engine->commit_group(spans);
   for (std::size_t i = 0; i < b.size(); ++i)
     std::get<commit_op>(b[i].body).outcome = std::move(results[i]);
+  c.gauges->head.store(c.engine->head(), std::memory_order_relaxed);
+}
+
+nlohmann::json describe(const store_core& c) {
+  auto tables = nlohmann::json::array();
+  for (const auto& t : c.schema->tables())
+    tables.push_back(t.name);
+  auto subscriptions = nlohmann::json::array();
+  for (const auto& [id, entry] : c.subscriptions)
+    subscriptions.push_back({{"id", id}, {"sql", entry.sql}});
+  return {{"id", c.options.store_id},
+          {"schema", c.schema->name()},
+          {"head", c.engine->head()},
+          {"tables", std::move(tables)},
+          {"subscriptions", std::move(subscriptions)}};
 }
 
 /// Runs one operation other than a commit.
@@ -195,17 +220,25 @@ void run_one(store_core& c, op& o) {
             if (!sub)
               x.outcome = forward_error(sub);
             else
-              c.subscriptions.emplace(x.id,
-                                      subscriber_entry{std::move(*sub), x.subscriber.address()});
+              c.subscriptions.emplace(
+                  x.id, subscriber_entry{std::move(*sub), x.subscriber.address(), x.sql});
           }
+          c.gauges->subscriptions.store(c.subscriptions.size(), std::memory_order_relaxed);
         } else if constexpr (std::is_same_v<T, unsubscribe_op>) {
           c.subscriptions.erase(x.id);
+          c.gauges->subscriptions.store(c.subscriptions.size(), std::memory_order_relaxed);
         } else if constexpr (std::is_same_v<T, drop_subscriber_op>) {
           std::erase_if(c.subscriptions,
                         [&](const auto& kv) { return kv.second.subscriber == x.subscriber; });
+          c.gauges->subscriptions.store(c.subscriptions.size(), std::memory_order_relaxed);
         } else if constexpr (std::is_same_v<T, head_op>) {
           if (c.engine)
             x.outcome = c.engine->head();
+          else
+            x.outcome = tl::unexpected(closed_error(c));
+        } else if constexpr (std::is_same_v<T, describe_op>) {
+          if (c.engine)
+            x.outcome = describe(c);
           else
             x.outcome = tl::unexpected(closed_error(c));
         } else if constexpr (std::is_same_v<T, close_op>) {
@@ -243,6 +276,7 @@ struct store_actor_state {
   std::shared_ptr<store_core> core;
   std::shared_ptr<io_executor> io;
   std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<registry_metrics> metrics;
   std::size_t max_pending_commits = default_max_pending_commits;
 
   std::deque<op> queue;             ///< not yet posted, in mailbox order
@@ -308,7 +342,27 @@ struct store_actor_state {
   }
   void answer(caf::response_promise& rp, commit_op& x) {
     --pending_commits;
+    auto& m = *metrics;
+    m.pending_commits.fetch_sub(1, std::memory_order_relaxed);
+    core->gauges->pending_commits.store(pending_commits, std::memory_order_relaxed);
+    if (x.outcome) {
+      m.commits.fetch_add(1, std::memory_order_relaxed);
+      m.events_committed.fetch_add(x.records.size(), std::memory_order_relaxed);
+    } else {
+      m.commit_failures.fetch_add(1, std::memory_order_relaxed);
+    }
+    m.commit_latency.record(std::chrono::steady_clock::now() - x.taken);
     deliver(rp, x.outcome);
+  }
+  void answer(caf::response_promise& rp, describe_op& x) {
+    if (!rp.pending())
+      return;
+    if (x.outcome) {
+      (*x.outcome)["pending_commits"] = pending_commits;
+      rp.deliver(json_text(*x.outcome));
+    } else {
+      rp.deliver(to_caf_error(x.outcome.error()));
+    }
   }
   void answer(caf::response_promise& rp, query_op& x) { deliver(rp, x.outcome); }
   void answer(caf::response_promise& rp, subscribe_op& x) {
@@ -442,6 +496,9 @@ store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_ar
   core->session_id = std::move(args.session_id);
   core->client_id = std::move(args.client_id);
   core->boot = std::move(args.boot);
+  core->gauges = args.gauges ? std::move(args.gauges) : std::make_shared<store_gauges>();
+  self->state.metrics = args.metrics ? std::move(args.metrics)
+                                     : std::make_shared<registry_metrics>();
   self->state.core = std::move(core);
   self->state.io = std::move(args.io);
   self->state.logger = std::move(args.logger);
@@ -471,8 +528,11 @@ store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_ar
         auto& st = self->state;
         if (st.closing)
           return disposed(st);
-        if (st.pending_commits >= st.max_pending_commits)
+        if (st.pending_commits >= st.max_pending_commits) {
+          st.metrics->overloaded_commits.fetch_add(1, std::memory_order_relaxed);
+          st.metrics->commit_failures.fetch_add(1, std::memory_order_relaxed);
           return st.overloaded();
+        }
         std::vector<event_record> records;
         records.reserve(events.size());
         for (const auto& e : events) {
@@ -483,7 +543,10 @@ store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_ar
           records.push_back(event_record{e.name, std::move(parsed), e.args});
         }
         ++st.pending_commits;
-        return enqueue(self, op{self->make_response_promise(), commit_op{std::move(records)}});
+        st.metrics->pending_commits.fetch_add(1, std::memory_order_relaxed);
+        st.core->gauges->pending_commits.store(st.pending_commits, std::memory_order_relaxed);
+        return enqueue(self, op{self->make_response_promise(),
+                                commit_op{std::move(records), std::chrono::steady_clock::now()}});
       },
       [self](io_done_atom) { on_done(self); },
       [self](flush_atom) {
@@ -513,6 +576,11 @@ store_actor_type::behavior_type store_actor_impl(store_self self, store_spawn_ar
         if (self->state.closing)
           return disposed(self->state);
         return enqueue(self, op{self->make_response_promise(), head_op{}});
+      },
+      [self](inspect_atom) -> caf::result<std::string> {
+        if (self->state.closing)
+          return disposed(self->state);
+        return enqueue(self, op{self->make_response_promise(), describe_op{}});
       },
       // No answer: the registry sees the store's down message once it closed.
       [self](close_atom) {

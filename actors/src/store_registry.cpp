@@ -137,6 +137,10 @@ registry_stats store_registry::stats() const {
   return detail::value_or_throw(impl_->client.stats());
 }
 
+std::string store_registry::metrics() const {
+  return detail::value_or_throw(impl_->client.metrics());
+}
+
 caf::actor store_registry::actor() const {
   return impl_->client.registry();
 }

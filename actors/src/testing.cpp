@@ -124,6 +124,10 @@ registry_stats fixture::stats() const {
   return detail::value_or_throw(impl_->client.stats());
 }
 
+std::string fixture::metrics() const {
+  return detail::value_or_throw(impl_->client.metrics());
+}
+
 void fixture::advance(gc_duration d) {
   auto& clock = impl_->sched.clock();
   impl_->sched.run();

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -34,6 +35,7 @@
 #include <spdlog/spdlog.h>
 
 #include <multistore/actor_api.hpp>
+#include <multistore/devtools.hpp>
 #include <multistore/multistore.hpp>
 
 #include "schemas.hpp"
@@ -56,6 +58,8 @@ struct config {
   std::filesystem::path data = "tenant-data";
   std::string json;
   bool keep = false;
+  int devtools_port = -1;  ///< -1: no devtools; 0: any free port
+  std::string metrics_file;
   // Cluster mode: this process is one node.
   std::string cluster_file;
   std::string node;
@@ -446,6 +450,10 @@ int main(int argc, char** argv) {
   app.add_flag("--memory", cfg.memory, "memory stores instead of SQLite files");
   app.add_option("--data", cfg.data, "directory for the SQLite files");
   app.add_option("--json", cfg.json, "write a JSON report to this file");
+  app.add_option("--devtools", cfg.devtools_port,
+                 "serve the devtools page on 127.0.0.1:PORT while running (0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--metrics", cfg.metrics_file, "write the registry's final metrics (Prometheus text) here");
   app.add_flag("--keep", cfg.keep, "keep the data directory's old files (default: start empty)");
   auto* cluster_opt = app.add_option("--cluster", cfg.cluster_file,
                                      "cluster file: run as one node of that cluster");
@@ -532,6 +540,13 @@ int main(int argc, char** argv) {
     ro.io_threads = static_cast<std::size_t>(cfg.io_threads);
     ro.cluster = cluster;
     multistore::store_registry registry{sys, ro, log};
+    std::unique_ptr<multistore::devtools_server> devtools;
+    if (cfg.devtools_port >= 0) {
+      devtools = std::make_unique<multistore::devtools_server>(
+          registry, multistore::devtools_options{.port = static_cast<std::uint16_t>(cfg.devtools_port)});
+      std::printf("tenant_sim: devtools at %s\n", devtools->url().c_str());
+      std::fflush(stdout);
+    }
     if (cluster) {  // wait up to 5 s for the other members, then start anyway
       auto deadline = clock_type::now() + 5s;
       auto all_up = [&] {
@@ -596,6 +611,13 @@ int main(int argc, char** argv) {
     if (cfg.linger_s > 0)  // other nodes' clients may still use the stores this one owns
       std::this_thread::sleep_for(std::chrono::duration<double>{cfg.linger_s});
     final_stats = registry.stats();
+    if (!cfg.metrics_file.empty()) {
+      std::ofstream metrics_out{cfg.metrics_file};
+      metrics_out << registry.metrics();
+      if (!metrics_out)
+        std::fprintf(stderr, "tenant_sim: cannot write the metrics to %s\n", cfg.metrics_file.c_str());
+    }
+    devtools.reset();  // before the registry
     registry.clear().get();
   }
   if (book.ledger_out != nullptr)

@@ -33,6 +33,11 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 using clear_atom = caf::atom_constant<caf::atom("clear")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+/// Devtools and metrics: the registry's listing, a store without a lease,
+/// and the Prometheus text.
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using peek_atom = caf::atom_constant<caf::atom("peek")>;
+using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 /// To the registry: stop taking work, close every store, then answer.
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
@@ -89,6 +94,9 @@ typename Inspector::result_type inspect(Inspector& f, T& x) {
 /// | (stats_atom)                             | stats_msg                                 |
 /// | (cancel_atom, uint64 cancel_token)       | none: the waiting call with that token fails with `cancelled` |
 /// | (shutdown_atom)                          | ok_atom once every store is closed; later calls fail with registry_closed |
+/// | (metrics_atom)                           | std::string: Prometheus text (see metrics.hpp) |
+/// | (list_atom)                              | std::string: JSON array, one object per store this node holds (README, devtools) |
+/// | (peek_atom, std::string store_id)        | (caf::actor store, bool disable_devtools) of a loaded store, no lease taken; `store_disposed` when it is not loaded here |
 ///
 /// Errors are `caf::error`s of the "multistore" category whose code is an
 /// `errc` and whose context holds the message (see `to_error`).
@@ -144,7 +152,10 @@ using registry_actor_type = caf::typed_actor<
     caf::replies_to<stats_atom>::with<stats_msg>,
     caf::reacts_to<cancel_atom, std::uint64_t>,
     caf::replies_to<shutdown_atom>::with<caf::ok_atom>,
-    caf::reacts_to<gc_atom, std::string, std::uint64_t>>;
+    caf::reacts_to<gc_atom, std::string, std::uint64_t>,
+    caf::replies_to<metrics_atom>::with<std::string>,
+    caf::replies_to<list_atom>::with<std::string>,
+    caf::replies_to<peek_atom, std::string>::with<caf::actor, bool>>;
 
 // -- a store --------------------------------------------------------------------------
 
@@ -159,6 +170,7 @@ using registry_actor_type = caf::typed_actor<
 /// | (subscribe_atom, std::string sql, std::string params, caf::actor subscriber) | uint64 subscription id |
 /// | (unsubscribe_atom, uint64 id)                        | none (send)                |
 /// | (caf::get_atom)                                      | (std::string store_id, uint64 head) |
+/// | (inspect_atom)                                       | std::string: JSON {id, schema, head, tables, subscriptions [{id, sql}], pending_commits} |
 /// | (close_atom)                                         | none: finishes what it was sent before, closes its engine and exits |
 ///
 /// `params` is a JSON array text of bound parameters (null, bool, number,
@@ -195,6 +207,7 @@ using store_actor_type = caf::typed_actor<
     caf::replies_to<subscribe_atom, std::string, std::string, caf::actor>::with<std::uint64_t>,
     caf::reacts_to<unsubscribe_atom, std::uint64_t>,
     caf::replies_to<caf::get_atom>::with<std::string, std::uint64_t>,
+    caf::replies_to<inspect_atom>::with<std::string>,
     caf::reacts_to<close_atom>,
     caf::reacts_to<flush_atom>,
     caf::reacts_to<io_done_atom>>;

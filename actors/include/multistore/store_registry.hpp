@@ -3,6 +3,7 @@
 #include <future>
 #include <memory>
 #include <vector>
+#include <string>
 #include <string_view>
 
 #include "multistore/detail/call.hpp"
@@ -60,6 +61,10 @@ class store_registry : public detail::registry_front<store_registry> {
   /// What the registry knows about `store_id` (any id).
   store_info inspect(std::string_view store_id) const;
   registry_stats stats() const;
+  /// The registry's metrics in Prometheus's text exposition format (0.0.4):
+  /// stores by phase, loads, disposals, commits, latency histograms, file
+  /// descriptors and memory (multistore/metrics.hpp; names in the README).
+  std::string metrics() const;
 
   /// In a cluster (`registry_options::cluster`): the member that owns
   /// `store_id`, by rendezvous placement over all configured members, up or

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "multistore/detail/call.hpp"
@@ -57,6 +58,8 @@ class fixture : public detail::registry_front<fixture> {
 
   store_info inspect(std::string_view store_id) const;
   registry_stats stats() const;
+  /// The registry's metrics (store_registry::metrics()).
+  std::string metrics() const;
 
   /// Moves the virtual clock forward by `d`, firing each timer at its own
   /// time point (so timers armed by earlier timers fire too), and runs every

@@ -37,6 +37,7 @@ class registry_client {
   std::future<void> clear() const;
   result<store_info> inspect(std::string_view store_id) const;
   result<registry_stats> stats() const;
+  result<std::string> metrics() const;
 
   const caf::actor& registry() const noexcept { return registry_; }
   const requester& req() const noexcept { return *req_; }

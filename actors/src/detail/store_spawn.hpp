@@ -8,6 +8,7 @@
 #include "detail/io_executor.hpp"
 #include "multistore/detail/call.hpp"
 #include "multistore/messages.hpp"
+#include "multistore/metrics.hpp"
 #include "multistore/options.hpp"
 #include "multistore/schema.hpp"
 
@@ -29,6 +30,8 @@ struct store_spawn_args {
   std::shared_ptr<spdlog::logger> logger;
   std::shared_ptr<io_executor> io;  ///< where the engine work runs
   std::size_t max_pending_commits = default_max_pending_commits;
+  std::shared_ptr<registry_metrics> metrics;  ///< the registry's, shared by its stores
+  std::shared_ptr<store_gauges> gauges;       ///< this store's, which the registry lists
 };
 
 /// Spawns a store actor; it opens its engine on (open_atom) and answers ok

@@ -221,6 +221,15 @@ using effects = std::vector<effect>;
 std::string_view to_string(const effect& e) noexcept;  ///< the effect's type name
 std::string_view to_string(const event& e) noexcept;   ///< the event's type name
 
+/// One store id the machine holds, as `machine::list` reports it.
+struct listed_store {
+  std::string store_id;
+  std::string schema;
+  store_info info;
+  /// The loaded instance (active or inactive); 0 while it loads or waits.
+  instance_id instance = 0;
+};
+
 // -- the machine ------------------------------------------------------------
 
 class machine {
@@ -247,6 +256,13 @@ class machine {
 
   /// What the machine knows about `store_id` at `now`; any id, cached or not.
   store_info info(std::string_view store_id, instant now) const;
+
+  /// Every id that is loading, active or inactive at `now` (what `info`
+  /// reports as not disposed), sorted by id.
+  std::vector<listed_store> list(instant now) const;
+
+  /// The instance of `store_id` when it is loaded (active or inactive), else 0.
+  instance_id loaded_instance(std::string_view store_id) const;
 
   registry_stats stats() const;
 

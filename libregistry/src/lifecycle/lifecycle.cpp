@@ -696,11 +696,35 @@ struct machine::impl {
   // -- queries -----------------------------------------------------------------
 
   store_info info(std::string_view id, instant now) const {
-    store_info info;
     auto it = ids_.find(id);
-    if (it == ids_.end()) return info;
-    info.loads = it->second.loads;
-    const entry* e = it->second.live.get();
+    if (it == ids_.end()) return store_info{};
+    return info_of(it->second, now);
+  }
+
+  std::vector<listed_store> list(instant now) const {
+    std::vector<listed_store> out;
+    for (const entry* e = live_.front(); e != nullptr; e = live_.next(*e)) {
+      store_info info = info_of(*e->record, now);
+      if (info.state == store_state::disposed) continue;  // closing, nobody waits
+      bool loaded = info.state == store_state::active || info.state == store_state::inactive;
+      out.push_back(listed_store{*e->id, e->schema, info, loaded ? e->instance : 0});
+    }
+    std::sort(out.begin(), out.end(),
+              [](const listed_store& a, const listed_store& b) { return a.store_id < b.store_id; });
+    return out;
+  }
+
+  instance_id loaded_instance(std::string_view id) const {
+    auto it = ids_.find(id);
+    if (it == ids_.end() || !it->second.live) return 0;
+    const entry& e = *it->second.live;
+    return e.phase == entry_phase::active || e.phase == entry_phase::inactive ? e.instance : 0;
+  }
+
+  static store_info info_of(const id_record& record, instant now) {
+    store_info info;
+    info.loads = record.loads;
+    const entry* e = record.live.get();
     if (e == nullptr) return info;
     switch (e->phase) {
       case entry_phase::loading:
@@ -765,6 +789,12 @@ void machine::handle(const event& e, const time_source& now, effects& out) {
 
 store_info machine::info(std::string_view store_id, instant now) const {
   return impl_->info(store_id, now);
+}
+
+std::vector<listed_store> machine::list(instant now) const { return impl_->list(now); }
+
+instance_id machine::loaded_instance(std::string_view store_id) const {
+  return impl_->loaded_instance(store_id);
 }
 
 registry_stats machine::stats() const { return impl_->stats(); }
