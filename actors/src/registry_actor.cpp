@@ -309,34 +309,36 @@ nlohmann::json gc_millis(gc_duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-/// The devtools' listing: every id this node holds, with what its store
-/// reports once loaded. A store with disable_devtools shows its id and phase only.
-std::string list_json(registry_self self) {
-  const auto& st = self->state;
-  auto out = nlohmann::json::array();
-  for (const auto& listed : st.machine.list(now(self))) {
-    nlohmann::json row{{"id", listed.store_id}, {"phase", to_string(listed.info.state)}};
-    auto i = st.stores.find(listed.instance);
-    if (i != st.stores.end() && i->second.disable_devtools) {
-      row["devtools"] = false;
-      out.push_back(std::move(row));
-      continue;
-    }
-    row["devtools"] = true;
-    row["schema"] = listed.schema.substr(0, listed.schema.find('#'));  // the key is name#hash
-    row["observers"] = listed.info.observers;
-    row["gc_time_ms"] = gc_millis(listed.info.gc_time);
-    row["gc_remaining_ms"] =
-        listed.info.gc_remaining ? gc_millis(*listed.info.gc_remaining) : nlohmann::json{};
-    row["loads"] = listed.info.loads;
-    if (i != st.stores.end()) {
-      const auto& g = *i->second.gauges;
-      row["head"] = g.head.load(std::memory_order_relaxed);
-      row["pending_commits"] = g.pending_commits.load(std::memory_order_relaxed);
-      row["subscriptions"] = g.subscriptions.load(std::memory_order_relaxed);
-    }
-    out.push_back(std::move(row));
+/// One store as the devtools list it, with what its store reports once
+/// loaded. A store with disable_devtools shows its id and phase only.
+nlohmann::json listed_json(const registry_actor_state& st, const lc::listed_store& listed) {
+  nlohmann::json row{{"id", listed.store_id}, {"phase", to_string(listed.info.state)}};
+  auto i = st.stores.find(listed.instance);
+  if (i != st.stores.end() && i->second.disable_devtools) {
+    row["devtools"] = false;
+    return row;
   }
+  row["devtools"] = true;
+  row["schema"] = listed.schema.substr(0, listed.schema.find('#'));  // the key is name#hash
+  row["observers"] = listed.info.observers;
+  row["gc_time_ms"] = gc_millis(listed.info.gc_time);
+  row["gc_remaining_ms"] =
+      listed.info.gc_remaining ? gc_millis(*listed.info.gc_remaining) : nlohmann::json{};
+  row["loads"] = listed.info.loads;
+  if (i != st.stores.end()) {
+    const auto& g = *i->second.gauges;
+    row["head"] = g.head.load(std::memory_order_relaxed);
+    row["pending_commits"] = g.pending_commits.load(std::memory_order_relaxed);
+    row["subscriptions"] = g.subscriptions.load(std::memory_order_relaxed);
+  }
+  return row;
+}
+
+/// The devtools' listing: every id this node holds.
+std::string list_json(registry_self self) {
+  auto out = nlohmann::json::array();
+  for (const auto& listed : self->state.machine.list(now(self)))
+    out.push_back(listed_json(self->state, listed));
   return out.dump();
 }
 
@@ -515,6 +517,11 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
                                  process_figures{open_file_descriptors(), resident_bytes()});
       },
       [self](list_atom) { return list_json(self); },
+      [self](list_atom, const std::string& id) -> caf::result<std::string> {
+        if (auto listed = self->state.machine.listed(id, now(self)))
+          return listed_json(self->state, *listed).dump();
+        return detail::to_caf_error(errc::store_disposed, "store '" + id + "' is not held here");
+      },
       [self](peek_atom, const std::string& id) -> caf::result<caf::actor, bool> {
         auto& st = self->state;
         if (auto i = st.stores.find(st.machine.loaded_instance(id)); i != st.stores.end())

@@ -182,7 +182,7 @@ nlohmann::json describe(const store_core& c) {
           {"schema", c.schema->name()},
           {"head", c.engine->head()},
           {"tables", std::move(tables)},
-          {"subscriptions", std::move(subscriptions)}};
+          {"subscription_queries", std::move(subscriptions)}};
 }
 
 /// Runs one operation other than a commit.

@@ -55,6 +55,7 @@ const headers = token ? { Authorization: "Bearer " + token } : {};
 let selected = decodeURIComponent((location.hash.match(/store=([^&]*)/) || [])[1] || "");
 let eventsBefore = null;           // null: the newest page
 let tableView = null;              // {name, offset}
+let shownKey = null, shownLog = [];  // what the detail's log and tables show
 const pageSize = 50;
 
 async function api(path) {
@@ -123,13 +124,24 @@ async function refreshDetail() {
     parts.push(el("p", { class: "muted" }, "This store has disable_devtools set."));
     box.replaceChildren(...parts); return;
   }
+  if (!store.tables) {  // still loading: the row is all there is
+    parts.push(el("p", { class: "muted" }, "The store is " + store.phase + "."));
+    box.replaceChildren(...parts); return;
+  }
   parts.push(el("p", { class: "muted" }, "schema " + store.schema + " · head " + store.head +
     " · " + store.pending_commits + " pending commits · " + store.observers + " observers"));
+  // The log and the tables change only with the head: while it stands still,
+  // the store is not asked again.
+  const key = JSON.stringify([store.id, store.head, eventsBefore, tableView]);
+  if (key === shownKey) {
+    box.replaceChildren(...parts, ...shownLog, subscriptions(store)); return;
+  }
+  const log = [];
   try {
     const q = "?limit=" + pageSize + (eventsBefore ? "&before=" + eventsBefore : "");
     const ev = await api("/api/stores/" + id + "/events" + q);
     const last = ev.events.length ? ev.events[ev.events.length - 1].seq : null;
-    parts.push(el("h3", {}, "Events (newest first)"),
+    log.push(el("h3", {}, "Events (newest first)"),
       el("div", {}, el("button", { onclick: () => { eventsBefore = null; refreshDetail(); } }, "newest"),
         el("button", { onclick: () => { if (last > 1) { eventsBefore = last; refreshDetail(); } } }, "older")),
       el("table", { id: "events" },
@@ -139,7 +151,7 @@ async function refreshDetail() {
           el("td", {}, new Date(e.time_ms).toLocaleTimeString()), el("td", {}, e.client_id),
           el("td", {}, e.session_id), el("td", { class: "args" }, JSON.stringify(e.args)))))));
     const tables = await api("/api/stores/" + id + "/tables");
-    parts.push(el("h3", {}, "State tables"),
+    log.push(el("h3", {}, "State tables"),
       el("div", {}, ...tables.tables.map(t =>
         el("button", { onclick: () => { tableView = { name: t.name, offset: 0 }; refreshDetail(); } },
            t.name + " (" + t.rows + ")"))));
@@ -147,7 +159,7 @@ async function refreshDetail() {
       const t = await api("/api/stores/" + id + "/tables/" + encodeURIComponent(tableView.name) +
                           "?limit=" + pageSize + "&offset=" + tableView.offset);
       const cols = t.rows.length ? Object.keys(t.rows[0]) : [];
-      parts.push(el("p", {}, t.table + ": rows " + (t.offset + 1) + "–" + (t.offset + t.rows.length) +
+      log.push(el("p", {}, t.table + ": rows " + (t.offset + 1) + "–" + (t.offset + t.rows.length) +
           " of " + t.total + " ",
         el("button", { onclick: () => { tableView.offset = Math.max(0, tableView.offset - pageSize); refreshDetail(); } }, "previous"),
         el("button", { onclick: () => { if (tableView.offset + pageSize < t.total) { tableView.offset += pageSize; refreshDetail(); } } }, "next")),
@@ -155,12 +167,15 @@ async function refreshDetail() {
           el("tbody", {}, ...t.rows.map(r => el("tr", {}, ...cols.map(c =>
             el("td", { class: "args" }, typeof r[c] === "object" ? JSON.stringify(r[c]) : String(r[c]))))))));
     }
-    parts.push(el("h3", {}, "Subscriptions"));
-    parts.push(store.subscriptions.length
-      ? el("ul", {}, ...store.subscriptions.map(s => el("li", {}, "#" + s.id + " " + s.sql)))
-      : el("p", { class: "muted" }, "none"));
-  } catch (e) { parts.push(el("p", { class: "error" }, e.message)); }
-  box.replaceChildren(...parts);
+    shownKey = key; shownLog = log;
+  } catch (e) { log.push(el("p", { class: "error" }, e.message)); shownKey = null; }
+  box.replaceChildren(...parts, ...log, subscriptions(store));
+}
+
+function subscriptions(store) {
+  return el("div", {}, el("h3", {}, "Subscriptions"), store.subscription_queries.length
+    ? el("ul", {}, ...store.subscription_queries.map(s => el("li", {}, "#" + s.id + " " + s.sql)))
+    : el("p", { class: "muted" }, "none"));
 }
 
 document.getElementById("filter").oninput = refreshStores;

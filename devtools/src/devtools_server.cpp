@@ -109,11 +109,102 @@ answer<std::uint64_t> limit_param(const httplib::Request& req) {
   return limit;
 }
 
-/// One store as the routes see it: its handle (no lease) and its detail.
-struct peeked_store {
-  store_actor_type actor;
-  nlohmann::json detail;
+/// One HTTP request's questions to the registry and its stores, through
+/// one blocking scoped actor.
+class asker {
+ public:
+  asker(caf::actor_system& sys, registry_actor_type registry)
+      : self_{sys}, registry_{std::move(registry)} {}
+
+  /// Asks `dest` and waits for one text answer.
+  template <class Dest, class... Ts>
+  answer<std::string> text(const Dest& dest, Ts... xs) {
+    answer<std::string> out = tl::unexpected(http_error{504, "timeout", "no answer"});
+    self_->request(dest, ask_timeout, xs...)
+        .receive([&](std::string& t) { out = std::move(t); },
+                 [&](caf::error& err) { out = tl::unexpected(from_caf(err)); });
+    return out;
+  }
+
+  template <class Dest, class... Ts>
+  answer<nlohmann::json> json(const Dest& dest, Ts... xs) {
+    auto t = text(dest, xs...);
+    if (!t)
+      return tl::unexpected(std::move(t.error()));
+    auto parsed = nlohmann::json::parse(*t, nullptr, false);
+    if (parsed.is_discarded())
+      return tl::unexpected(http_error{500, "internal", "an answer was not valid JSON"});
+    return parsed;
+  }
+
+  /// The registry's row of store `id`: 404 when this node does not hold it.
+  answer<nlohmann::json> row(const std::string& id) {
+    auto r = json(registry_, list_atom::value, id);
+    if (!r && r.error().status == 404)
+      r.error().message = "store '" + id + "' is not loaded here";
+    return r;
+  }
+
+  /// The store `id` if it is loaded here, with devtools allowed: 400, 403, 404 otherwise.
+  answer<store_actor_type> peek(const std::string& raw_id) {
+    auto id = parse_store_id(raw_id);
+    if (!id)
+      return tl::unexpected(http_error{400, "invalid_store_id", id.error().message});
+    answer<store_actor_type> out = tl::unexpected(http_error{504, "timeout", "no answer"});
+    self_->request(registry_, ask_timeout, peek_atom::value, *id)
+        .receive(
+            [&](caf::actor& store, bool disable_devtools) {
+              if (disable_devtools)
+                out = tl::unexpected(http_error{403, "devtools_disabled",
+                                                "store '" + *id + "' has disable_devtools set"});
+              else
+                out = caf::actor_cast<store_actor_type>(store);
+            },
+            [&](caf::error& err) { out = tl::unexpected(from_caf(err)); });
+    return out;
+  }
+
+  /// What the store says of itself: schema, head, tables, subscription queries.
+  answer<nlohmann::json> detail(const store_actor_type& store) {
+    return json(store, inspect_atom::value);
+  }
+
+  /// Rows of a read-only query on a store.
+  answer<nlohmann::json> query(const store_actor_type& store, const std::string& sql,
+                               const nlohmann::json& params) {
+    return json(store, query_atom::value, sql, params.dump());
+  }
+
+ private:
+  caf::scoped_actor self_;
+  registry_actor_type registry_;
 };
+
+std::string quoted(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    out += c;
+    if (c == '"')
+      out += '"';
+  }
+  return out + '"';
+}
+
+/// The row counts of `tables` in one read: {name: count}.
+answer<nlohmann::json> row_counts(asker& ask, const store_actor_type& store,
+                                  const nlohmann::json& tables) {
+  std::string sql = "SELECT ";
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    auto name = quoted(tables[i].get<std::string>());
+    sql += (i == 0 ? "" : ", ") + std::string{"(SELECT count(*) FROM "} + name + ") AS " + name;
+  }
+  if (tables.empty())
+    return nlohmann::json::object();
+  auto rows = ask.query(store, sql, nlohmann::json::array());
+  if (!rows)
+    return rows;
+  return std::move(rows->at(0));
+}
 
 }  // namespace
 
@@ -131,85 +222,32 @@ struct devtools_server::impl {
         options(std::move(o)),
         registry_actor(caf::actor_cast<registry_actor_type>(r.actor())) {}
 
-  /// Asks `dest` and waits for one text answer.
-  template <class Dest, class... Ts>
-  answer<std::string> ask_text(const Dest& dest, Ts... xs) {
-    caf::scoped_actor self{registry.system()};
-    answer<std::string> out = tl::unexpected(http_error{504, "timeout", "no answer"});
-    self->request(dest, ask_timeout, xs...)
-        .receive([&](std::string& text) { out = std::move(text); },
-                 [&](caf::error& err) { out = tl::unexpected(from_caf(err)); });
-    return out;
-  }
-
-  answer<nlohmann::json> ask_json(answer<std::string> text) {
-    if (!text)
-      return tl::unexpected(std::move(text.error()));
-    auto parsed = nlohmann::json::parse(*text, nullptr, false);
-    if (parsed.is_discarded())
-      return tl::unexpected(http_error{500, "internal", "an answer was not valid JSON"});
-    return parsed;
-  }
-
-  /// The store `id` if it is loaded here, with devtools allowed: 400, 403, 404 otherwise.
-  answer<peeked_store> peek(const std::string& raw_id) {
-    auto id = parse_store_id(raw_id);
-    if (!id)
-      return tl::unexpected(http_error{400, "invalid_store_id", id.error().message});
-    caf::scoped_actor self{registry.system()};
-    answer<peeked_store> out = tl::unexpected(http_error{504, "timeout", "no answer"});
-    self->request(registry_actor, ask_timeout, peek_atom::value, *id)
-        .receive(
-            [&](caf::actor& store, bool disable_devtools) {
-              if (disable_devtools)
-                out = tl::unexpected(http_error{403, "devtools_disabled",
-                                                "store '" + *id + "' has disable_devtools set"});
-              else
-                out = peeked_store{caf::actor_cast<store_actor_type>(store), {}};
-            },
-            [&](caf::error& err) { out = tl::unexpected(from_caf(err)); });
-    if (!out)
-      return out;
-    auto detail = ask_json(ask_text(out->actor, inspect_atom::value));
-    if (!detail)
-      return tl::unexpected(std::move(detail.error()));
-    out->detail = std::move(*detail);
-    return out;
-  }
-
-  /// Rows of a read-only query on a peeked store.
-  answer<nlohmann::json> query(const peeked_store& store, const std::string& sql,
-                               const nlohmann::json& params) {
-    return ask_json(ask_text(store.actor, query_atom::value, sql, params.dump()));
-  }
+  asker ask() { return asker{registry.system(), registry_actor}; }
 
   answer<nlohmann::json> stores() {
-    auto list = ask_json(ask_text(registry_actor, list_atom::value));
+    auto list = ask().json(registry_actor, list_atom::value);
     if (!list)
       return list;
     return nlohmann::json{{"stores", std::move(*list)}};
   }
 
   answer<nlohmann::json> store(const std::string& id) {
-    auto list = ask_json(ask_text(registry_actor, list_atom::value));
-    if (!list)
-      return list;
-    nlohmann::json row;
-    for (auto& r : *list)
-      if (r["id"] == id)
-        row = std::move(r);
-    auto p = peek(id);
-    if (!p) {
-      // Disabled stores show their id and phase, nothing more.
-      if (p.error().status == 403 && row.is_object())
-        return row;
+    auto a = ask();
+    auto row = a.row(id);
+    if (!row)
+      return row;
+    // A store that loads, or has devtools disabled, shows its row only.
+    if ((*row)["devtools"] == false
+        || ((*row)["phase"] != "active" && (*row)["phase"] != "inactive"))
+      return row;
+    auto p = a.peek(id);
+    if (!p)
       return tl::unexpected(std::move(p.error()));
-    }
-    if (!row.is_object())  // disposed between the two questions
-      return tl::unexpected(
-          http_error{404, "not_loaded", "store '" + id + "' is not loaded here"});
-    for (auto& [key, value] : p->detail.items())
-      row[key] = value;
+    auto detail = a.detail(*p);
+    if (!detail)
+      return detail;
+    for (auto& [key, value] : detail->items())
+      (*row)[key] = value;
     return row;
   }
 
@@ -219,9 +257,6 @@ struct devtools_server::impl {
       return tl::unexpected(std::move(limit.error()));
     if (req.has_param("after") && req.has_param("before"))
       return tl::unexpected(http_error{400, "bad_request", "give after or before, not both"});
-    auto p = peek(id);
-    if (!p)
-      return tl::unexpected(std::move(p.error()));
     static constexpr const char* columns =
         "SELECT seq, name, args, client_id, session_id, time_ms FROM __events";
     std::string sql;
@@ -241,50 +276,44 @@ struct devtools_server::impl {
       sql = std::string{columns} + " WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
       params = {std::min<std::uint64_t>(*before, INT64_MAX), *limit};
     }
-    auto rows = query(*p, sql, params);
+    auto a = ask();
+    auto p = a.peek(id);
+    if (!p)
+      return tl::unexpected(std::move(p.error()));
+    auto rows = a.query(*p, sql, params);
     if (!rows)
       return rows;
-    for (auto& row : *rows)  // the log keeps arguments as JSON text
-      if (row["args"].is_string()) {
-        auto args = nlohmann::json::parse(row["args"].get<std::string>(), nullptr, false);
+    auto row = a.row(id);  // after the read: the head is at least its newest event
+    if (!row)
+      return row;
+    for (auto& event : *rows)  // the log keeps arguments as JSON text
+      if (event["args"].is_string()) {
+        auto args = nlohmann::json::parse(event["args"].get<std::string>(), nullptr, false);
         if (!args.is_discarded())
-          row["args"] = std::move(args);
+          event["args"] = std::move(args);
       }
     return nlohmann::json{{"store", id},
-                          {"head", p->detail["head"]},
+                          {"head", (*row)["head"]},
                           {"order", order},
                           {"limit", *limit},
                           {"events", std::move(*rows)}};
   }
 
-  static std::string quoted(const std::string& name) {
-    std::string out = "\"";
-    for (char c : name) {
-      out += c;
-      if (c == '"')
-        out += '"';
-    }
-    return out + '"';
-  }
-
-  answer<std::uint64_t> row_count(const peeked_store& p, const std::string& table) {
-    auto rows = query(p, "SELECT count(*) AS n FROM " + quoted(table), nlohmann::json::array());
-    if (!rows)
-      return tl::unexpected(std::move(rows.error()));
-    return rows->at(0).at("n").get<std::uint64_t>();
-  }
-
   answer<nlohmann::json> tables(const std::string& id) {
-    auto p = peek(id);
+    auto a = ask();
+    auto p = a.peek(id);
     if (!p)
       return tl::unexpected(std::move(p.error()));
+    auto detail = a.detail(*p);
+    if (!detail)
+      return detail;
+    const auto& names = (*detail)["tables"];
+    auto counts = row_counts(a, *p, names);
+    if (!counts)
+      return counts;
     auto out = nlohmann::json::array();
-    for (const auto& t : p->detail["tables"]) {
-      auto n = row_count(*p, t.get<std::string>());
-      if (!n)
-        return tl::unexpected(std::move(n.error()));
-      out.push_back({{"name", t}, {"rows", *n}});
-    }
+    for (const auto& t : names)
+      out.push_back({{"name", t}, {"rows", (*counts)[t.get<std::string>()]}});
     return nlohmann::json{{"store", id}, {"tables", std::move(out)}};
   }
 
@@ -296,25 +325,29 @@ struct devtools_server::impl {
     auto offset = count_param(req, "offset", 0);
     if (!offset)
       return tl::unexpected(std::move(offset.error()));
-    auto p = peek(id);
+    auto a = ask();
+    auto p = a.peek(id);
     if (!p)
       return tl::unexpected(std::move(p.error()));
+    auto detail = a.detail(*p);
+    if (!detail)
+      return detail;
     bool known = false;
-    for (const auto& t : p->detail["tables"])
+    for (const auto& t : (*detail)["tables"])
       known = known || t == name;
     if (!known)
       return tl::unexpected(http_error{404, "unknown_table",
                                        "store '" + id + "' has no table '" + name + "'"});
-    auto total = row_count(*p, name);
+    auto total = row_counts(a, *p, nlohmann::json::array({name}));
     if (!total)
-      return tl::unexpected(std::move(total.error()));
-    auto rows = query(*p, "SELECT * FROM " + quoted(name) + " LIMIT ?1 OFFSET ?2",
-                      {*limit, std::min<std::uint64_t>(*offset, INT64_MAX)});
+      return total;
+    auto rows = a.query(*p, "SELECT * FROM " + quoted(name) + " LIMIT ?1 OFFSET ?2",
+                        {*limit, std::min<std::uint64_t>(*offset, INT64_MAX)});
     if (!rows)
       return rows;
     return nlohmann::json{{"store", id},      {"table", name},
                           {"offset", *offset}, {"limit", *limit},
-                          {"total", *total},   {"rows", std::move(*rows)}};
+                          {"total", (*total)[name]},   {"rows", std::move(*rows)}};
   }
 
   bool authorized(const httplib::Request& req) const {
@@ -358,7 +391,7 @@ struct devtools_server::impl {
       res.set_content(devtools_page, "text/html; charset=utf-8");
     });
     server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      auto text = ask_text(registry_actor, metrics_atom::value);
+      auto text = ask().text(registry_actor, metrics_atom::value);
       if (!text)
         return send_error(res, text.error());
       res.set_content(*text, "text/plain; version=0.0.4; charset=utf-8");

@@ -115,6 +115,11 @@ TEST_CASE("the machine lists the ids it holds with their phase and loaded instan
   CHECK(listed[1].instance == instance);
   REQUIRE(listed[1].info.gc_remaining);
   CHECK(*listed[1].info.gc_remaining == 9999ms);
+  auto one = m.listed("b-store", 3ms);  // one row, the same as the list's
+  REQUIRE(one);
+  CHECK(one->store_id == "b-store");
+  CHECK(one->instance == instance);
+  CHECK(one->info.gc_remaining == listed[1].info.gc_remaining);
 
   bool stopped = false;
   for (const auto& e : m.handle(lifecycle::gc_fired{"b-store", generation}, 10002ms))
@@ -124,5 +129,8 @@ TEST_CASE("the machine lists the ids it holds with their phase and loaded instan
   // Closing with nobody waiting: not listed, not loaded.
   CHECK(m.loaded_instance("b-store") == 0);
   CHECK(m.list(10003ms).size() == 1);
+  CHECK_FALSE(m.listed("b-store", 10003ms));
+  CHECK(m.listed("a-store", 10003ms));
   CHECK(m.loaded_instance("never-seen") == 0);
+  CHECK_FALSE(m.listed("never-seen", 10003ms));
 }

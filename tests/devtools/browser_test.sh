@@ -26,7 +26,7 @@ flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-
        --user-data-dir="$out/profile" --virtual-time-budget=5000 --window-size=1400,700)
 timeout 90 "$browser" "${flags[@]}" --dump-dom "${url}#store=issue-1" > "$out/dom.html" 2> "$out/chromium.log"
 check() {
-  if grep -q -- "$1" "$out/dom.html"; then
+  if grep -qF -- "$1" "$out/dom.html"; then
     echo "ok: $2"
   else
     echo "FAILED: $2 (no '$1' in the DOM; see $out/dom.html)"
@@ -40,6 +40,8 @@ check '<span class="phase inactive">inactive</span>' "a store shows as inactive"
 check '<td class="name">comment_added</td>' "issue-1's detail shows its comment events"
 check '<td class="name">issue_created</td>' "issue-1's detail shows its first event"
 check 'fixed by the retry' "an event's arguments are shown"
+check '<h3>State tables</h3>' "issue-1's detail shows its state tables"
+check '#1 SELECT count(*) AS n FROM comments' "issue-1's detail shows its subscription"
 timeout 90 "$browser" "${flags[@]}" --screenshot="$out/devtools.png" "${url}#store=issue-1" \
   2>> "$out/chromium.log" > /dev/null
 [ -s "$out/devtools.png" ] || { echo "FAILED: no screenshot"; exit 1; }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -97,8 +98,9 @@ TEST_CASE("devtools list the stores and show one store's events, tables and subs
     auto [s2, one] = d.get("/api/stores/issue-1");
     REQUIRE(s2 == 200);
     CHECK(one["tables"] == json::array({"issues", "comments"}));
-    REQUIRE(one["subscriptions"].size() == 1);
-    CHECK(one["subscriptions"][0]["sql"] == "SELECT count(*) AS n FROM comments");
+    CHECK(one["subscriptions"] == 1);  // the row's count stays
+    REQUIRE(one["subscription_queries"].size() == 1);
+    CHECK(one["subscription_queries"][0]["sql"] == "SELECT count(*) AS n FROM comments");
     CHECK(one["head"] == 3);
 
     auto [s3, events] = d.get("/api/stores/issue-1/events");
@@ -213,6 +215,37 @@ TEST_CASE("a store with disable_devtools shows its id and phase only", "[devtool
   CHECK(d.get("/api/stores/secret/events").first == 403);
   CHECK(d.get("/api/stores/secret/tables").first == 403);
   CHECK(d.get("/api/stores/secret/tables/issues").first == 403);
+}
+
+TEST_CASE("a store that is still loading shows its row and answers 404 to reads until it is loaded",
+          "[devtools]") {
+  served d;
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  auto opts = issue("slow");
+  opts.boot = [gate](multistore::store<issue_schema>&) { gate.wait(); };
+  auto loaded = d.registry.preload(opts);
+  json row;
+  for (int i = 0; i < 2000 && row["phase"] != "loading"; ++i) {
+    auto [status, one] = d.get("/api/stores/slow");
+    if (status == 200)
+      row = one;
+    else
+      std::this_thread::sleep_for(1ms);
+  }
+  CHECK(row["phase"] == "loading");
+  CHECK(row["loads"] == 1);  // counted as it begins
+  CHECK_FALSE(row.contains("tables"));
+  CHECK(d.get("/api/stores/slow/events").first == 404);
+  CHECK(d.get("/api/stores/slow/tables").first == 404);
+  release.set_value();
+  loaded.get();
+  auto [status, one] = d.get("/api/stores/slow");
+  CHECK(status == 200);
+  CHECK(one["phase"] == "inactive");
+  CHECK(one["tables"] == json::array({"issues", "comments"}));
+  CHECK(one["subscription_queries"] == json::array());
+  CHECK(d.get("/api/stores/slow/events").first == 200);
 }
 
 TEST_CASE("with a token every route needs it", "[devtools]") {

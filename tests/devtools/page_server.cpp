@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
         .store_id = "issue-1", .storage = multistore::memory_adapter{}, .gc_time = 1h});
     issue.commit(issue_created{"1", "Crash on save"});
     issue.commit(comment_added{"1", "seen on 0.17"}, comment_added{"1", "fixed by the retry"});
+    auto sub = issue.subscribe("SELECT count(*) AS n FROM comments", [](const auto&) {});
     {
       auto notes = registry.use(store_options<notes_schema>{
           .store_id = "notes-1", .storage = multistore::memory_adapter{}, .gc_time = 1h});

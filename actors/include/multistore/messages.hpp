@@ -96,6 +96,7 @@ typename Inspector::result_type inspect(Inspector& f, T& x) {
 /// | (shutdown_atom)                          | ok_atom once every store is closed; later calls fail with registry_closed |
 /// | (metrics_atom)                           | std::string: Prometheus text (see metrics.hpp) |
 /// | (list_atom)                              | std::string: JSON array, one object per store this node holds (README, devtools) |
+/// | (list_atom, std::string store_id)        | std::string: JSON object, that store's row of the list; `store_disposed` when this node does not hold it |
 /// | (peek_atom, std::string store_id)        | (caf::actor store, bool disable_devtools) of a loaded store, no lease taken; `store_disposed` when it is not loaded here |
 ///
 /// Errors are `caf::error`s of the "multistore" category whose code is an
@@ -155,6 +156,7 @@ using registry_actor_type = caf::typed_actor<
     caf::reacts_to<gc_atom, std::string, std::uint64_t>,
     caf::replies_to<metrics_atom>::with<std::string>,
     caf::replies_to<list_atom>::with<std::string>,
+    caf::replies_to<list_atom, std::string>::with<std::string>,
     caf::replies_to<peek_atom, std::string>::with<caf::actor, bool>>;
 
 // -- a store --------------------------------------------------------------------------
@@ -170,7 +172,7 @@ using registry_actor_type = caf::typed_actor<
 /// | (subscribe_atom, std::string sql, std::string params, caf::actor subscriber) | uint64 subscription id |
 /// | (unsubscribe_atom, uint64 id)                        | none (send)                |
 /// | (caf::get_atom)                                      | (std::string store_id, uint64 head) |
-/// | (inspect_atom)                                       | std::string: JSON {id, schema, head, tables, subscriptions [{id, sql}], pending_commits} |
+/// | (inspect_atom)                                       | std::string: JSON {id, schema, head, tables, subscription_queries [{id, sql}], pending_commits} |
 /// | (close_atom)                                         | none: finishes what it was sent before, closes its engine and exits |
 ///
 /// `params` is a JSON array text of bound parameters (null, bool, number,

@@ -261,6 +261,10 @@ class machine {
   /// reports as not disposed), sorted by id.
   std::vector<listed_store> list(instant now) const;
 
+  /// One row of `list`: `store_id` as listed at `now`, or nullopt when it is
+  /// not listed (not held, or closing).
+  std::optional<listed_store> listed(std::string_view store_id, instant now) const;
+
   /// The instance of `store_id` when it is loaded (active or inactive), else 0.
   instance_id loaded_instance(std::string_view store_id) const;
 

@@ -703,15 +703,25 @@ struct machine::impl {
 
   std::vector<listed_store> list(instant now) const {
     std::vector<listed_store> out;
-    for (const entry* e = live_.front(); e != nullptr; e = live_.next(*e)) {
-      store_info info = info_of(*e->record, now);
-      if (info.state == store_state::disposed) continue;  // closing, nobody waits
-      bool loaded = info.state == store_state::active || info.state == store_state::inactive;
-      out.push_back(listed_store{*e->id, e->schema, info, loaded ? e->instance : 0});
-    }
+    for (const entry* e = live_.front(); e != nullptr; e = live_.next(*e))
+      if (auto row = listed_of(*e, now)) out.push_back(std::move(*row));
     std::sort(out.begin(), out.end(),
               [](const listed_store& a, const listed_store& b) { return a.store_id < b.store_id; });
     return out;
+  }
+
+  std::optional<listed_store> listed(std::string_view id, instant now) const {
+    auto it = ids_.find(id);
+    if (it == ids_.end() || !it->second.live) return std::nullopt;
+    return listed_of(*it->second.live, now);
+  }
+
+  /// A live entry as listed, or nullopt while it closes (nobody waits).
+  static std::optional<listed_store> listed_of(const entry& e, instant now) {
+    store_info info = info_of(*e.record, now);
+    if (info.state == store_state::disposed) return std::nullopt;
+    bool loaded = info.state == store_state::active || info.state == store_state::inactive;
+    return listed_store{*e.id, e.schema, info, loaded ? e.instance : 0};
   }
 
   instance_id loaded_instance(std::string_view id) const {
@@ -792,6 +802,10 @@ store_info machine::info(std::string_view store_id, instant now) const {
 }
 
 std::vector<listed_store> machine::list(instant now) const { return impl_->list(now); }
+
+std::optional<listed_store> machine::listed(std::string_view store_id, instant now) const {
+  return impl_->listed(store_id, now);
+}
 
 instance_id machine::loaded_instance(std::string_view store_id) const {
   return impl_->loaded_instance(store_id);
