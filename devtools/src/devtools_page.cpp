@@ -80,7 +80,7 @@ function phase(p) { return el("span", { class: "phase " + p }, p); }
 
 async function refreshStores() {
   let data;
-  try { data = await api("/api/stores"); }
+  try { data = await api("api/stores"); }
   catch (e) { document.getElementById("summary").textContent = "error: " + e.message; return; }
   const filter = document.getElementById("filter").value.trim();
   const rows = data.stores.filter(s => !filter || s.id.includes(filter));
@@ -117,7 +117,7 @@ async function refreshDetail() {
   if (!selected) return;
   const id = encodeURIComponent(selected);
   let store;
-  try { store = await api("/api/stores/" + id); }
+  try { store = await api("api/stores/" + id); }
   catch (e) { box.replaceChildren(el("h2", {}, selected), el("p", { class: "error" }, e.message)); return; }
   const parts = [el("h2", {}, store.id + " ", phase(store.phase))];
   if (store.devtools === false) {
@@ -139,7 +139,7 @@ async function refreshDetail() {
   const log = [];
   try {
     const q = "?limit=" + pageSize + (eventsBefore ? "&before=" + eventsBefore : "");
-    const ev = await api("/api/stores/" + id + "/events" + q);
+    const ev = await api("api/stores/" + id + "/events" + q);
     const last = ev.events.length ? ev.events[ev.events.length - 1].seq : null;
     log.push(el("h3", {}, "Events (newest first)"),
       el("div", {}, el("button", { onclick: () => { eventsBefore = null; refreshDetail(); } }, "newest"),
@@ -150,13 +150,13 @@ async function refreshDetail() {
           el("td", {}, String(e.seq)), el("td", { class: "name" }, e.name),
           el("td", {}, new Date(e.time_ms).toLocaleTimeString()), el("td", {}, e.client_id),
           el("td", {}, e.session_id), el("td", { class: "args" }, JSON.stringify(e.args)))))));
-    const tables = await api("/api/stores/" + id + "/tables");
+    const tables = await api("api/stores/" + id + "/tables");
     log.push(el("h3", {}, "State tables"),
       el("div", {}, ...tables.tables.map(t =>
         el("button", { onclick: () => { tableView = { name: t.name, offset: 0 }; refreshDetail(); } },
            t.name + " (" + t.rows + ")"))));
     if (tableView) {
-      const t = await api("/api/stores/" + id + "/tables/" + encodeURIComponent(tableView.name) +
+      const t = await api("api/stores/" + id + "/tables/" + encodeURIComponent(tableView.name) +
                           "?limit=" + pageSize + "&offset=" + tableView.offset);
       const cols = t.rows.length ? Object.keys(t.rows[0]) : [];
       log.push(el("p", {}, t.table + ": rows " + (t.offset + 1) + "–" + (t.offset + t.rows.length) +
