@@ -434,6 +434,7 @@ devtools_server::devtools_server(store_registry& registry, devtools_options opti
     : impl_(std::make_unique<impl>(registry, std::move(options))) {
   auto& s = *impl_;
   s.server.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  s.server.set_tcp_nodelay(true);
   s.routes();
   s.port = s.options.port == 0 ? s.server.bind_to_any_port(s.options.bind)
                                : (s.server.bind_to_port(s.options.bind, s.options.port)

@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   int port = 8080;
   std::string bind = "127.0.0.1";
   std::filesystem::path tokens_file;
-  int threads = 16;
+  int threads = 64;
+  int heartbeat_ms = 15000;
   bool devtools = false;
   app.add_option("--data", data, "directory for the SQLite files");
   app.add_option("--port", port, "port to listen on (0: any free port)")->check(CLI::Range(0, 65535));
@@ -65,10 +66,13 @@ int main(int argc, char** argv) {
   app.add_option("--tokens", tokens_file, "file of 'workspace token' lines (default: no auth)");
   app.add_option("--threads", threads, "HTTP worker threads (each open live stream holds one)")
       ->check(CLI::Range(2, 1024));
+  app.add_option("--heartbeat-ms", heartbeat_ms, "how often an idle live stream sends a comment")
+      ->check(CLI::Range(10, 600000));
   app.add_flag("--devtools", devtools, "serve the devtools page under /devtools/");
   CLI11_PARSE(app, argc, argv);
 
-  issue_tracker::service_options options{.data = data};
+  issue_tracker::service_options options{.data = data,
+                                         .live_heartbeat = std::chrono::milliseconds{heartbeat_ms}};
   if (!tokens_file.empty()) {
     auto tokens = issue_tracker::read_tokens(tokens_file);
     if (!tokens) {

@@ -549,6 +549,7 @@ struct service::impl {
 
   void mount(httplib::Server& server) {
     server.set_payload_max_length(max_body_bytes);
+    server.set_tcp_nodelay(true);  // else small answers wait for the peer's delayed ACK
     const std::string ws = R"(/v1/workspaces/([^/]+))";
     const std::string issue = ws + R"(/issues/([^/]+))";
     server.Put(ws, [this](const httplib::Request& req, httplib::Response& res) {
