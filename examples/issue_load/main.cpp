@@ -147,15 +147,34 @@ struct shared_state {
   const config& cfg;
   target where;
   std::vector<std::pair<std::string, std::string>> workspaces;
-  /// Issues known per workspace (they only grow).
-  std::vector<std::atomic<int>> issue_count;
+  /// The issue numbers acknowledged per workspace, in acknowledgement
+  /// order: the ones a request may name (a number still being created is
+  /// not listed yet).
+  struct known_issues {
+    std::mutex mtx;
+    std::vector<int> ids;
+    void add(int id) {
+      std::lock_guard guard{mtx};
+      ids.push_back(id);
+    }
+    /// One of them, the first ones the most popular; 0 when there is none.
+    int pick(std::mt19937_64& rng) {
+      std::lock_guard guard{mtx};
+      return ids.empty() ? 0 : ids[static_cast<std::size_t>(zipf_pick(static_cast<int>(ids.size()), rng) - 1)];
+    }
+    int count() {
+      std::lock_guard guard{mtx};
+      return static_cast<int>(ids.size());
+    }
+  };
+  std::vector<known_issues> known;
   ledger book;
   std::atomic<bool> gone{false};
   clock_type::time_point deadline;
 
   shared_state(const config& c, target t)
       : cfg(c), where(std::move(t)), workspaces(workspaces_of(c)),
-        issue_count(workspaces.size()), book(c.ledger_file) {}
+        known(workspaces.size()), book(c.ledger_file) {}
 
   httplib::Headers headers(std::size_t w) const {
     if (workspaces[w].second.empty())
@@ -193,7 +212,12 @@ std::optional<json> ask(httplib::Client& c, shared_state& s, tally& t, route r, 
 
 bool running(const shared_state& s) { return clock_type::now() < s.deadline && !s.gone; }
 
+/// Connections open one per 2 ms: cpp-httplib's listen backlog is 5, and a
+/// SYN beyond it waits a second for its retry.
+void stagger(int index) { std::this_thread::sleep_for(std::chrono::milliseconds{2 * index}); }
+
 void connection(shared_state& s, int index, tally& t) {
+  stagger(index);
   httplib::Client c{s.where.host, s.where.port};
   c.set_keep_alive(true);
   c.set_tcp_nodelay(true);
@@ -206,8 +230,7 @@ void connection(shared_state& s, int index, tally& t) {
   while (running(s)) {
     auto w = static_cast<std::size_t>(pick_ws(rng));
     auto h = s.headers(w);
-    int known = s.issue_count[w].load();
-    int n = known > 0 ? zipf_pick(known, rng) : 0;
+    int n = s.known[w].pick(rng);
     auto issue_path = s.base(w) + "/issues/" + std::to_string(n);
     int p = percent(rng);
     if (p < 60 && n > 0) {
@@ -215,17 +238,16 @@ void connection(shared_state& s, int index, tally& t) {
         if ((*got)["id"] != n || !(*got)["comments"].is_array())
           t.error(get_issue, "GET " + issue_path + ": not issue " + std::to_string(n));
     } else if (p < 80) {
+      int acknowledged = s.known[w].count();
       if (auto got = ask(c, s, t, list_issues, "GET", s.base(w) + "/issues?limit=20", h, {}, 200))
-        if ((*got)["total"].get<int>() < known)
-          t.error(list_issues, "GET issues: total below the issues already created");
+        if ((*got)["total"].get<int>() < acknowledged)
+          t.error(list_issues, "GET issues: total below the creates already acknowledged");
     } else if (p < 88 || n == 0) {
       auto title = "load " + std::to_string(index) + "-" + std::to_string(++writes);
       if (auto got = ask(c, s, t, create_issue, "POST", s.base(w) + "/issues", h, {{"title", title}}, 201)) {
         int id = (*got)["id"].get<int>();
         s.book.write({{"op", "create"}, {"ws", s.workspaces[w].first}, {"id", id}, {"title", title}});
-        int seen = s.issue_count[w].load();
-        while (seen < id && !s.issue_count[w].compare_exchange_weak(seen, id)) {
-        }
+        s.known[w].add(id);
       }
     } else if (p < 94) {
       const char* status = statuses[percent(rng) % 3];
@@ -244,6 +266,7 @@ void connection(shared_state& s, int index, tally& t) {
 /// Holds one live stream open on a popular issue until the deadline,
 /// counting its messages.
 void live_stream(shared_state& s, int index, tally& t) {
+  stagger(s.cfg.connections + index);
   httplib::Client c{s.where.host, s.where.port};
   c.set_read_timeout(std::chrono::seconds{2});
   auto w = static_cast<std::size_t>(index) % s.workspaces.size();
@@ -288,12 +311,17 @@ int setup(shared_state& s) {
     }
     auto list = c.Get(s.base(w) + "/issues?limit=1", h);
     int have = list && list->status == 200 ? json::parse(list->body)["total"].get<int>() : 0;
+    // What a restarted server already lists (numbered from 1, no gap
+    // unless a create failed: those are 404, counted as errors).
+    for (int i = 1; i <= have; ++i)
+      s.known[w].add(i);
     for (int i = have; i < s.cfg.issues; ++i)
       if (auto got = ask(c, s, t, create_issue, "POST", s.base(w) + "/issues", h,
-                         {{"title", "seed " + std::to_string(i + 1)}}, 201))
+                         {{"title", "seed " + std::to_string(i + 1)}}, 201)) {
         s.book.write({{"op", "create"}, {"ws", s.workspaces[w].first}, {"id", (*got)["id"]},
                       {"title", (*got)["title"]}});
-    s.issue_count[w] = std::max(have, s.cfg.issues);
+        s.known[w].add((*got)["id"].get<int>());
+      }
   }
   return t.first_errors.empty() ? 0 : (std::fprintf(stderr, "issue_load: %s\n", t.first_errors[0].c_str()), 1);
 }

@@ -59,16 +59,24 @@ int main(int argc, char** argv) {
   std::filesystem::path tokens_file;
   int threads = 64;
   int heartbeat_ms = 15000;
+  int io_threads = 0;
   bool devtools = false;
+  bool baseline = false;
   app.add_option("--data", data, "directory for the SQLite files");
   app.add_option("--port", port, "port to listen on (0: any free port)")->check(CLI::Range(0, 65535));
   app.add_option("--bind", bind, "address to listen on");
   app.add_option("--tokens", tokens_file, "file of 'workspace token' lines (default: no auth)");
   app.add_option("--threads", threads, "HTTP worker threads (each open live stream holds one)")
       ->check(CLI::Range(2, 1024));
+  app.add_option("--io-threads", io_threads,
+                 "threads for the stores' SQLite work (0: the registry's default, twice the cores)")
+      ->check(CLI::Range(0, 256));
   app.add_option("--heartbeat-ms", heartbeat_ms, "how often an idle live stream sends a comment")
       ->check(CLI::Range(10, 600000));
   app.add_flag("--devtools", devtools, "serve the devtools page under /devtools/");
+  app.add_flag("--baseline", baseline,
+               "answer from maps behind one mutex in memory instead of stores (benchmarks only: "
+               "nothing is durable)");
   CLI11_PARSE(app, argc, argv);
 
   issue_tracker::service_options options{.data = data,
@@ -106,12 +114,15 @@ int main(int argc, char** argv) {
   multistore::register_schema<issue_tracker::issue_schema>();
   int status = 0;
   {
-    multistore::store_registry registry{sys, {}, log};
-    issue_tracker::service service{registry, options};
+    multistore::registry_options ro;
+    ro.io_threads = static_cast<std::size_t>(io_threads);
+    multistore::store_registry registry{sys, ro, log};
+    auto service = baseline ? std::make_unique<issue_tracker::service>(options)
+                            : std::make_unique<issue_tracker::service>(registry, options);
     std::unique_ptr<multistore::devtools_server> tools;
     httplib::Server server;
     server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-    service.mount(server);
+    service->mount(server);
     if (devtools) {
       tools = std::make_unique<multistore::devtools_server>(registry);
       mount_devtools(server, tools->port());
@@ -124,11 +135,12 @@ int main(int argc, char** argv) {
       std::thread stopper{[&] {
         int sig = 0;
         sigwait(&stop_signals, &sig);
-        service.stop();  // live streams end; their leases go back
+        service->stop();  // live streams end; their leases go back
         server.stop();   // stop accepting; in-flight requests finish
       }};
-      std::printf("issue_server: listening on http://%s:%d/ (data in %s%s)\n", bind.c_str(), bound,
-                  data.c_str(), devtools ? ", devtools at /devtools/" : "");
+      std::printf("issue_server: listening on http://%s:%d/ (%s%s%s)\n", bind.c_str(), bound,
+                  baseline ? "in-memory baseline, nothing durable" : "data in ",
+                  baseline ? "" : data.c_str(), devtools ? ", devtools at /devtools/" : "");
       std::fflush(stdout);
       server.listen_after_bind();
       // Stopped by a signal, or failed: wake the stopper either way (a

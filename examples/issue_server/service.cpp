@@ -1,15 +1,12 @@
-// The issue tracker's routes. Each request acquires the stores it needs
-// through the registry's blocking facade and releases them when it answers,
-// so the registry's GC works under real traffic; writes to one workspace
-// take that workspace's lock (issue numbers are handed out under it), and
-// nothing holds a lock across workspaces.
+// The issue tracker's HTTP layer: routes, tokens, checks of every argument
+// and body, and JSON errors; the data comes from a backend (backend.hpp):
+// the multistore stores, or the in-memory baseline.
 
 #include "service.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -17,22 +14,20 @@
 #include <set>
 #include <sstream>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include <multistore/multistore.hpp>
+#include <multistore/errors.hpp>
 
-#include "schemas.hpp"
+#include "backend.hpp"
 
 namespace issue_tracker {
 
 namespace {
 
 using json = nlohmann::json;
-using multistore::store_handle;
 
 constexpr std::size_t max_body_bytes = 64 * 1024;
 constexpr std::int64_t default_limit = 100;
@@ -40,19 +35,6 @@ constexpr std::int64_t max_limit = 1000;
 constexpr std::size_t max_name_chars = 200;
 constexpr std::size_t max_title_chars = 500;
 constexpr std::size_t max_comment_chars = 10000;
-
-struct http_error {
-  int status = 500;
-  std::string code;
-  std::string message;
-};
-
-template <class T>
-using answer = tl::expected<T, http_error>;
-
-http_error fail(int status, std::string code, std::string message) {
-  return http_error{status, std::move(code), std::move(message)};
-}
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -154,30 +136,6 @@ const std::set<std::string>& statuses() {
   return s;
 }
 
-/// The issue with its comments, as the API shows it.
-json issue_json(const store_handle<issue_schema>& issue, std::int64_t n) {
-  auto rows = issue.query("SELECT title, status FROM issue");
-  json out{{"id", n}, {"title", nullptr}, {"status", nullptr}};
-  if (!rows.empty()) {
-    out["title"] = rows[0]["title"];
-    out["status"] = rows[0]["status"];
-  }
-  out["comments"] = issue.query("SELECT n, text FROM comments ORDER BY n");
-  return out;
-}
-
-/// One open live stream: its lease and subscription, and whether the issue
-/// changed since the stream last wrote.
-struct live_stream {
-  std::int64_t issue = 0;
-  store_handle<issue_schema> handle;
-  multistore::subscription sub;
-  std::mutex mtx;
-  std::condition_variable changed;
-  bool dirty = true;  ///< the first message is the current state
-  bool ended = false;
-};
-
 }  // namespace
 
 tl::expected<token_map, std::string> read_tokens(const std::filesystem::path& file) {
@@ -207,103 +165,38 @@ tl::expected<token_map, std::string> read_tokens(const std::filesystem::path& fi
 }
 
 struct service::impl {
-  multistore::store_registry& registry;
   service_options options;
+  std::unique_ptr<backend> data;
 
-  std::mutex locks_mtx;
-  std::unordered_map<std::string, std::unique_ptr<std::mutex>> locks;
-
-  std::mutex streams_mtx;
-  std::vector<std::weak_ptr<live_stream>> streams;
+  std::mutex feeds_mtx;
+  std::vector<std::weak_ptr<live_feed>> feeds;
   std::atomic<bool> stopped{false};
 
-  impl(multistore::store_registry& r, service_options o) : registry(r), options(std::move(o)) {}
+  impl(service_options o, std::unique_ptr<backend> b) : options(std::move(o)), data(std::move(b)) {}
 
-  /// The lock that orders writes to workspace `ws`.
-  std::mutex& lock_of(const std::string& ws) {
-    std::lock_guard guard{locks_mtx};
-    auto& m = locks[ws];
-    if (!m)
-      m = std::make_unique<std::mutex>();
-    return *m;
-  }
+  // -- the routes: arguments checked here, the work done by the backend ---------------
 
-  multistore::sqlite_adapter storage() const {
-    return multistore::sqlite_adapter{options.data, multistore::sync_level::full};
-  }
-
-  multistore::store_options<workspace_schema> workspace_store(const std::string& ws) const {
-    return {.store_id = "workspace-" + ws, .storage = storage(), .gc_time = multistore::gc_never};
-  }
-
-  multistore::store_options<issue_schema> issue_store(const std::string& ws, std::int64_t n) const {
-    return {.store_id = "ws-" + ws + "-issue-" + std::to_string(n),
-            .storage = storage(),
-            .gc_time = multistore::gc_duration{options.issue_gc_time}};
-  }
-
-  /// The workspace `ws` if it was created (PUT); 404 otherwise, without
-  /// loading (or creating) a store for an id nobody created.
-  answer<store_handle<workspace_schema>> open_workspace(const std::string& ws) {
-    if (!std::filesystem::exists(options.data / ("workspace-" + ws + ".sqlite")))
-      return tl::unexpected(fail(404, "not_found", "no workspace '" + ws + "'"));
-    auto w = registry.use(workspace_store(ws));
-    if (w.query("SELECT name FROM workspace").empty())
-      return tl::unexpected(fail(404, "not_found", "no workspace '" + ws + "'"));
-    return w;
-  }
-
-  /// 404 unless issue `n` is in the workspace's list.
-  static answer<void> listed(const store_handle<workspace_schema>& w, const std::string& ws,
-                             std::int64_t n) {
-    if (w.query("SELECT id FROM issues WHERE id = ?", n).empty())
-      return tl::unexpected(
-          fail(404, "not_found", "no issue " + std::to_string(n) + " in workspace '" + ws + "'"));
-    return {};
-  }
-
-  // -- the routes ----------------------------------------------------------------------
-
-  answer<std::pair<int, json>> put_workspace(const std::string& ws, const httplib::Request& req) {
+  reply put_workspace(const std::string& ws, const httplib::Request& req) {
     auto body = body_object(req);
     if (!body)
       return tl::unexpected(body.error());
     auto name = string_field(*body, "name", max_name_chars);
     if (!name)
       return tl::unexpected(name.error());
-    std::lock_guard guard{lock_of(ws)};
-    auto w = registry.use(workspace_store(ws));
-    auto rows = w.query("SELECT name FROM workspace");
-    bool created = rows.empty();
-    if (created || rows[0]["name"] != *name)
-      w.commit(workspace_named{*name});
-    return std::pair{created ? 201 : 200, json{{"id", ws}, {"name", *name}}};
+    return data->put_workspace(ws, *name);
   }
 
-  answer<std::pair<int, json>> post_issue(const std::string& ws, const httplib::Request& req) {
+  reply post_issue(const std::string& ws, const httplib::Request& req) {
     auto body = body_object(req);
     if (!body)
       return tl::unexpected(body.error());
     auto title = string_field(*body, "title", max_title_chars);
     if (!title)
       return tl::unexpected(title.error());
-    auto w = open_workspace(ws);
-    if (!w)
-      return tl::unexpected(w.error());
-    std::lock_guard guard{lock_of(ws)};
-    auto n = w->query("SELECT coalesce(max(id), 0) + 1 AS n FROM issues")[0]["n"].get<std::int64_t>();
-    {
-      // The issue's own store first: a crash between the two commits leaves
-      // an issue nobody lists, whose number the next create takes again.
-      auto issue = registry.use(issue_store(ws, n));
-      issue.commit(issue_opened{*title});
-    }
-    w->commit(issue_listed{n, *title});
-    return std::pair{201, json{{"id", n}, {"title", *title}, {"status", "todo"},
-                               {"comments", json::array()}}};
+    return data->post_issue(ws, *title);
   }
 
-  answer<std::pair<int, json>> list_issues(const std::string& ws, const httplib::Request& req) {
+  reply list_issues(const std::string& ws, const httplib::Request& req) {
     auto offset = count_param(req, "offset", 0);
     if (!offset)
       return tl::unexpected(offset.error());
@@ -312,30 +205,10 @@ struct service::impl {
       return tl::unexpected(limit.error());
     if (*limit == 0)
       return tl::unexpected(fail(400, "bad_request", "limit must be at least 1"));
-    *limit = std::min(*limit, max_limit);
-    auto w = open_workspace(ws);
-    if (!w)
-      return tl::unexpected(w.error());
-    auto total = w->query("SELECT count(*) AS n FROM issues")[0]["n"];
-    auto issues = w->query("SELECT id, title, status FROM issues ORDER BY id LIMIT ? OFFSET ?",
-                           *limit, *offset);
-    return std::pair{200, json{{"issues", std::move(issues)}, {"total", total},
-                               {"offset", *offset}, {"limit", *limit}}};
+    return data->list_issues(ws, *offset, std::min(*limit, max_limit));
   }
 
-  answer<std::pair<int, json>> get_issue(const std::string& ws, std::int64_t n) {
-    auto w = open_workspace(ws);
-    if (!w)
-      return tl::unexpected(w.error());
-    if (auto ok = listed(*w, ws, n); !ok)
-      return tl::unexpected(ok.error());
-    w->release();
-    auto issue = registry.use(issue_store(ws, n));
-    return std::pair{200, issue_json(issue, n)};
-  }
-
-  answer<std::pair<int, json>> patch_issue(const std::string& ws, std::int64_t n,
-                                           const httplib::Request& req) {
+  reply patch_issue(const std::string& ws, std::int64_t n, const httplib::Request& req) {
     auto body = body_object(req);
     if (!body)
       return tl::unexpected(body.error());
@@ -345,97 +218,53 @@ struct service::impl {
     if (!statuses().contains(*status))
       return tl::unexpected(
           fail(422, "invalid_field", "field 'status' must be one of todo, doing, done"));
-    auto w = open_workspace(ws);
-    if (!w)
-      return tl::unexpected(w.error());
-    if (auto ok = listed(*w, ws, n); !ok)
-      return tl::unexpected(ok.error());
-    std::lock_guard guard{lock_of(ws)};  // the issue and the list change in one order
-    auto issue = registry.use(issue_store(ws, n));
-    issue.commit(status_set{*status});
-    w->commit(issue_status_listed{n, *status});
-    return std::pair{200, issue_json(issue, n)};
+    return data->patch_issue(ws, n, *status);
   }
 
-  answer<std::pair<int, json>> post_comment(const std::string& ws, std::int64_t n,
-                                            const httplib::Request& req) {
+  reply post_comment(const std::string& ws, std::int64_t n, const httplib::Request& req) {
     auto body = body_object(req);
     if (!body)
       return tl::unexpected(body.error());
     auto text = string_field(*body, "text", max_comment_chars);
     if (!text)
       return tl::unexpected(text.error());
-    auto w = open_workspace(ws);
-    if (!w)
-      return tl::unexpected(w.error());
-    if (auto ok = listed(*w, ws, n); !ok)
-      return tl::unexpected(ok.error());
-    w->release();
-    auto issue = registry.use(issue_store(ws, n));
-    auto seq = issue.commit(comment_posted{*text});
-    return std::pair{201, json{{"issue", n}, {"text", *text}, {"seq", seq}}};
+    return data->post_comment(ws, n, *text);
   }
 
-  /// Opens a live stream on issue `n`: its lease and subscription live as
-  /// long as the response.
-  answer<std::shared_ptr<live_stream>> open_live(const std::string& ws, std::int64_t n) {
+  /// Opens a live feed on issue `n`; it lives as long as the response.
+  answer<std::shared_ptr<live_feed>> open_live(const std::string& ws, std::int64_t n) {
     if (stopped)
       return tl::unexpected(fail(503, "stopping", "the server is stopping"));
-    auto w = open_workspace(ws);
-    if (!w)
-      return tl::unexpected(w.error());
-    if (auto ok = listed(*w, ws, n); !ok)
-      return tl::unexpected(ok.error());
-    w->release();
-    auto stream = std::make_shared<live_stream>();
-    stream->issue = n;
-    stream->handle = registry.use(issue_store(ws, n));
-    std::weak_ptr<live_stream> weak = stream;
-    stream->sub = stream->handle.subscribe(
-        "SELECT title, status, (SELECT count(*) FROM comments) AS comments FROM issue",
-        [weak](const json&) {
-          if (auto s = weak.lock()) {
-            std::lock_guard guard{s->mtx};
-            s->dirty = true;
-            s->changed.notify_all();
-          }
-        });
-    std::lock_guard guard{streams_mtx};
-    std::erase_if(streams, [](const auto& s) { return s.expired(); });
-    streams.push_back(stream);
-    return stream;
+    auto feed = data->open_live(ws, n);
+    if (!feed)
+      return feed;
+    std::lock_guard guard{feeds_mtx};
+    std::erase_if(feeds, [](const auto& f) { return f.expired(); });
+    feeds.push_back(*feed);
+    if (stopped)  // stop() ran meanwhile and did not see this one
+      (*feed)->end();
+    return feed;
   }
 
-  /// One step of a live stream: the issue's state when it changed, else a
-  /// heartbeat comment. False ends the stream.
-  bool live_step(live_stream& s, httplib::DataSink& sink) {
-    std::unique_lock lock{s.mtx};
-    s.changed.wait_for(lock, options.live_heartbeat, [&] { return s.dirty || s.ended; });
-    if (s.ended) {
-      sink.done();
-      return true;
-    }
+  /// One step of a live stream: the issue when it changed, else a
+  /// heartbeat comment. False ends the stream (the client went away).
+  bool live_step(live_feed& feed, httplib::DataSink& sink) {
+    json issue;
     std::string text;
-    if (s.dirty) {
-      s.dirty = false;
-      lock.unlock();
-      text = "event: issue\ndata: " + issue_json(s.handle, s.issue).dump() + "\n\n";
-    } else {
-      lock.unlock();
-      text = ": still here\n\n";
+    switch (feed.next(options.live_heartbeat, issue)) {
+      case live_feed::step::ended: sink.done(); return true;
+      case live_feed::step::idle: text = ": still here\n\n"; break;
+      case live_feed::step::changed: text = "event: issue\ndata: " + issue.dump() + "\n\n"; break;
     }
     return sink.write(text.data(), text.size());
   }
 
   void stop() {
     stopped = true;
-    std::lock_guard guard{streams_mtx};
-    for (auto& weak : streams)
-      if (auto s = weak.lock()) {
-        std::lock_guard g{s->mtx};
-        s->ended = true;
-        s->changed.notify_all();
-      }
+    std::lock_guard guard{feeds_mtx};
+    for (auto& weak : feeds)
+      if (auto f = weak.lock())
+        f->end();
   }
 
   // -- wiring ------------------------------------------------------------------------------
@@ -491,13 +320,15 @@ struct service::impl {
   template <class Fn>
   static void serve(httplib::Response& res, Fn fn) {
     try {
-      answer<std::pair<int, json>> out = fn();
+      reply out = fn();
       if (out)
         send_json(res, out->first, out->second);
       else
         send_error(res, out.error());
     } catch (const multistore::store_error& e) {
       send_error(res, from_store_error(e));
+    } catch (const std::exception& e) {
+      send_error(res, fail(500, "internal", e.what()));
     }
   }
 
@@ -512,7 +343,7 @@ struct service::impl {
   template <class Fn>
   void guarded_issue(const httplib::Request& req, httplib::Response& res, Fn fn) {
     if (auto ws = admit(req, res))
-      serve(res, [&]() -> answer<std::pair<int, json>> {
+      serve(res, [&]() -> reply {
         auto n = issue_of(req);
         if (!n)
           return tl::unexpected(n.error());
@@ -527,29 +358,30 @@ struct service::impl {
     auto n = issue_of(req);
     if (!n)
       return send_error(res, n.error());
-    std::shared_ptr<live_stream> stream;
+    std::shared_ptr<live_feed> feed;
     try {
-      auto s = open_live(*ws, *n);
-      if (!s)
-        return send_error(res, s.error());
-      stream = std::move(*s);
+      auto f = open_live(*ws, *n);
+      if (!f)
+        return send_error(res, f.error());
+      feed = std::move(*f);
     } catch (const multistore::store_error& e) {
       return send_error(res, from_store_error(e));
+    } catch (const std::exception& e) {
+      return send_error(res, fail(500, "internal", e.what()));
     }
     res.set_header("Cache-Control", "no-store");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, stream](std::size_t, httplib::DataSink& sink) { return live_step(*stream, sink); },
-        [stream](bool) {
-          // The client went away or the stream ended: the lease goes back now.
-          stream->sub = {};
-          stream->handle.release();
-        });
+        [this, feed](std::size_t, httplib::DataSink& sink) { return live_step(*feed, sink); },
+        [feed](bool) { feed->close(); });  // the client went away or the stream ended
   }
 
   void mount(httplib::Server& server) {
     server.set_payload_max_length(max_body_bytes);
     server.set_tcp_nodelay(true);  // else small answers wait for the peer's delayed ACK
+    // cpp-httplib closes a keep-alive connection after 5 requests by default;
+    // clients then reconnect all the time and overflow its listen backlog of 5.
+    server.set_keep_alive_max_count(100000);
     const std::string ws = R"(/v1/workspaces/([^/]+))";
     const std::string issue = ws + R"(/issues/([^/]+))";
     server.Put(ws, [this](const httplib::Request& req, httplib::Response& res) {
@@ -562,7 +394,8 @@ struct service::impl {
       guarded(req, res, [&](const std::string& id) { return list_issues(id, req); });
     });
     server.Get(issue, [this](const httplib::Request& req, httplib::Response& res) {
-      guarded_issue(req, res, [&](const std::string& id, std::int64_t n) { return get_issue(id, n); });
+      guarded_issue(req, res,
+                    [&](const std::string& id, std::int64_t n) { return data->get_issue(id, n); });
     });
     server.Patch(issue, [this](const httplib::Request& req, httplib::Response& res) {
       guarded_issue(req, res,
@@ -582,7 +415,7 @@ struct service::impl {
         send_json(res, 200, {{"status", "ok"}});
     });
     server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(registry.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+      res.set_content(data->metrics(), "text/plain; version=0.0.4; charset=utf-8");
     });
     server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty())
@@ -629,7 +462,10 @@ struct service::impl {
 };
 
 service::service(multistore::store_registry& registry, service_options options)
-    : impl_(std::make_unique<impl>(registry, std::move(options))) {}
+    : impl_(std::make_unique<impl>(options, make_store_backend(registry, options))) {}
+
+service::service(service_options options)
+    : impl_(std::make_unique<impl>(options, make_memory_backend())) {}
 
 service::~service() { impl_->stop(); }
 

@@ -40,13 +40,17 @@ struct service_options {
   std::chrono::milliseconds issue_gc_time{30000};
 };
 
-/// The routes of DESIGN's issue tracker example: workspaces, issues,
-/// comments, live streams, /healthz and /metrics. Thread-safe: every request
-/// runs on the server's own threads and reaches the stores through the
-/// registry's blocking facade.
+/// The issue tracker's routes (README "Example: an HTTP issue tracker"):
+/// workspaces, issues, comments, live streams, /healthz and /metrics.
+/// Thread-safe: every request runs on the server's own threads and reaches
+/// the stores through the registry's blocking facade.
 class service {
  public:
+  /// The tracker on multistore: file stores under `options.data`.
   service(multistore::store_registry& registry, service_options options);
+  /// The baseline: the same HTTP layer answering from maps behind one
+  /// mutex, in memory (nothing is durable). For benchmarks.
+  explicit service(service_options options);
   ~service();
   service(const service&) = delete;
   service& operator=(const service&) = delete;

@@ -29,17 +29,21 @@ namespace {
 struct running {
   system_fixture s;
   multistore::store_registry registry{s.sys};
-  issue_tracker::service service;
+  std::unique_ptr<issue_tracker::service> service;
   httplib::Server server;
   std::thread thread;
   std::optional<httplib::Client> client;
   int port_ = 0;
 
-  explicit running(const std::filesystem::path& data, issue_tracker::token_map tokens = {})
-      : service(registry, {.data = data, .tokens = std::move(tokens), .live_heartbeat = 100ms}) {
+  /// On multistore stores under `data`, or with `baseline` on the in-memory baseline.
+  explicit running(const std::filesystem::path& data, issue_tracker::token_map tokens = {},
+                   bool baseline = false) {
     multistore::register_schema<issue_tracker::workspace_schema>();
     multistore::register_schema<issue_tracker::issue_schema>();
-    service.mount(server);
+    issue_tracker::service_options o{.data = data, .tokens = std::move(tokens), .live_heartbeat = 100ms};
+    service = baseline ? std::make_unique<issue_tracker::service>(o)
+                       : std::make_unique<issue_tracker::service>(registry, o);
+    service->mount(server);
     port_ = server.bind_to_any_port("127.0.0.1");
     REQUIRE(port_ > 0);
     thread = std::thread{[this] { server.listen_after_bind(); }};
@@ -50,7 +54,7 @@ struct running {
   }
 
   ~running() {
-    service.stop();
+    service->stop();
     server.stop();
     thread.join();
     registry.clear().get();
@@ -89,8 +93,10 @@ bool eventually(Pred done) {
 }  // namespace
 
 TEST_CASE("workspaces, issues, comments and paging answer as documented", "[http]") {
+  const bool baseline = GENERATE(false, true);  // the in-memory baseline answers alike
+  INFO("baseline: " << baseline);
   temp_dir dir;
-  running r{dir.path()};
+  running r{dir.path(), {}, baseline};
   CHECK(r.call("PUT", "/v1/workspaces/acme", R"({"name":"Acme"})") == std::pair{201, json::parse(R"({"id":"acme","name":"Acme"})")});
   CHECK(r.call("PUT", "/v1/workspaces/acme", R"({"name":"Acme Inc"})").first == 200);
   for (int i = 1; i <= 5; ++i) {
@@ -124,14 +130,17 @@ TEST_CASE("workspaces, issues, comments and paging answer as documented", "[http
   CHECK(health["status"] == "ok");
   auto metrics = r.client->Get("/metrics");
   REQUIRE(metrics);
-  CHECK(metrics->body.find("multistore_commits_total") != std::string::npos);
+  CHECK(metrics->body.find(baseline ? "issue_tracker_baseline_writes_total" : "multistore_commits_total")
+        != std::string::npos);
   // Every request gave its stores back.
   CHECK(eventually([&] { return r.registry.stats().leases == 0; }));
 }
 
 TEST_CASE("bad input gets its status and writes nothing", "[http]") {
+  const bool baseline = GENERATE(false, true);
+  INFO("baseline: " << baseline);
   temp_dir dir;
-  running r{dir.path()};
+  running r{dir.path(), {}, baseline};
   REQUIRE(r.call("PUT", "/v1/workspaces/acme", R"({"name":"Acme"})").first == 201);
   REQUIRE(r.call("POST", "/v1/workspaces/acme/issues", R"({"title":"first"})").first == 201);
   const auto head = [&] { return r.call("GET", "/v1/workspaces/acme/issues/1").second; };
@@ -263,7 +272,7 @@ TEST_CASE("stop() ends the open live streams and refuses new ones", "[http]") {
     ended = true;
   }};
   CHECK(eventually([&] { return r.registry.inspect("ws-acme-issue-1").observers == 1; }));
-  r.service.stop();
+  r.service->stop();
   listener.join();
   CHECK(ended);
   CHECK(eventually([&] { return r.registry.stats().leases == 0; }));
