@@ -23,34 +23,6 @@
 #include "schemas.hpp"
 #include "service.hpp"
 
-namespace {
-
-/// Serves the devtools page under /devtools/ by asking the devtools server
-/// on its own loopback port.
-void mount_devtools(httplib::Server& server, std::uint16_t devtools_port) {
-  server.Get("/devtools", [](const httplib::Request&, httplib::Response& res) {
-    res.set_redirect("/devtools/");
-  });
-  server.Get(R"(/devtools/(.*))", [devtools_port](const httplib::Request& req,
-                                                  httplib::Response& res) {
-    httplib::Client upstream{"127.0.0.1", devtools_port};
-    std::string path = "/" + req.matches[1].str();
-    if (!req.params.empty())
-      path += "?" + httplib::detail::params_to_query_str(req.params);
-    auto answer = upstream.Get(path);
-    if (!answer) {
-      res.status = 502;
-      res.set_content(R"({"error":"devtools_unreachable","message":"the devtools server did not answer"})",
-                      "application/json");
-      return;
-    }
-    res.status = answer->status;
-    res.set_content(answer->body, answer->get_header_value("Content-Type"));
-  });
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"issue_server: a multi-tenant issue tracker over HTTP on multistore"};
   std::filesystem::path data = "issue-data";
@@ -125,7 +97,7 @@ int main(int argc, char** argv) {
     service->mount(server);
     if (devtools) {
       tools = std::make_unique<multistore::devtools_server>(registry);
-      mount_devtools(server, tools->port());
+      issue_tracker::mount_devtools(server, tools->port());
     }
     int bound = port == 0 ? server.bind_to_any_port(bind) : (server.bind_to_port(bind, port) ? port : -1);
     if (bound <= 0) {

@@ -473,4 +473,22 @@ void service::mount(httplib::Server& server) { impl_->mount(server); }
 
 void service::stop() { impl_->stop(); }
 
+void mount_devtools(httplib::Server& server, std::uint16_t devtools_port) {
+  server.Get("/devtools", [](const httplib::Request&, httplib::Response& res) {
+    res.set_redirect("/devtools/");
+  });
+  server.Get(R"(/devtools/(.*))", [devtools_port](const httplib::Request& req,
+                                                  httplib::Response& res) {
+    httplib::Client upstream{"127.0.0.1", devtools_port};
+    std::string path = "/" + req.matches[1].str();
+    if (!req.params.empty())
+      path += "?" + httplib::detail::params_to_query_str(req.params);
+    auto answer = upstream.Get(path);
+    if (!answer)
+      return send_error(res, fail(502, "devtools_unreachable", "the devtools server did not answer"));
+    res.status = answer->status;
+    res.set_content(answer->body, answer->get_header_value("Content-Type"));
+  });
+}
+
 }  // namespace issue_tracker

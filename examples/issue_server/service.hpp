@@ -4,6 +4,7 @@
 // server by issue_server's main and by the tests.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -66,5 +67,10 @@ class service {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// Serves the devtools page and its API under /devtools/ by relaying GETs to
+/// a devtools server on 127.0.0.1:`devtools_port` (the page asks with
+/// relative paths); /devtools redirects to /devtools/.
+void mount_devtools(httplib::Server& server, std::uint16_t devtools_port);
 
 }  // namespace issue_tracker

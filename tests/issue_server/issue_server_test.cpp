@@ -14,6 +14,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "multistore/devtools.hpp"
 #include "multistore/multistore.hpp"
 #include "schemas.hpp"
 #include "service.hpp"
@@ -299,4 +300,27 @@ TEST_CASE("a server restarted on the same data keeps every acknowledged write", 
   CHECK(issue["comments"].size() == 1);
   CHECK(again.call("PUT", "/v1/workspaces/acme", R"({"name":"Acme"})").first == 200);  // exists
   CHECK(again.call("POST", "/v1/workspaces/acme/issues", R"({"title":"next"})").second["id"] == 4);
+}
+
+TEST_CASE("the devtools page and its API are relayed under /devtools/", "[http]") {
+  temp_dir dir;
+  running r{dir.path()};
+  multistore::devtools_server tools{r.registry};
+  issue_tracker::mount_devtools(r.server, tools.port());
+  REQUIRE(r.call("PUT", "/v1/workspaces/acme", R"({"name":"Acme"})").first == 201);
+  auto page = r.client->Get("/devtools/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->get_header_value("Content-Type").starts_with("text/html"));
+  CHECK(page->body.find("fetch(") != std::string::npos);
+  auto [status, stores] = r.call("GET", "/devtools/api/stores");
+  CHECK(status == 200);
+  REQUIRE(stores["stores"].size() == 1);
+  CHECK(stores["stores"][0]["id"] == "workspace-acme");
+  CHECK(r.call("GET", "/devtools/api/stores/workspace-acme/events?limit=1").second["events"].size() == 1);
+  CHECK(r.call("GET", "/devtools/api/stores/nothing-here").first == 404);
+  auto moved = r.client->Get("/devtools");
+  REQUIRE(moved);
+  CHECK(moved->status == 302);
+  CHECK(moved->get_header_value("Location") == "/devtools/");
 }
