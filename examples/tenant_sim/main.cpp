@@ -39,6 +39,8 @@
 #include <multistore/multistore.hpp>
 
 #include "schemas.hpp"
+#include "virtual_sim.hpp"
+#include "zipf.hpp"
 
 using namespace std::chrono_literals;
 using namespace tenant_sim;
@@ -66,26 +68,13 @@ struct config {
   std::string ledger_file;  ///< appends "store_id seq" for every acknowledged commit
   double linger_s = 0;      ///< keeps serving other nodes after its own clients stopped
   std::string verify_root;  ///< --verify-cluster: checks every node's ledger against the owners
-};
-
-/// Picks 0..n-1 with probability proportional to 1/(k+1)^s.
-class zipf {
- public:
-  zipf(int n, double s) : cdf_(static_cast<std::size_t>(n)) {
-    double sum = 0;
-    for (int k = 0; k < n; ++k)
-      cdf_[static_cast<std::size_t>(k)] = sum += 1.0 / std::pow(k + 1, s);
-    for (auto& c : cdf_)
-      c /= sum;
-  }
-  int operator()(std::mt19937_64& rng) const {
-    auto u = std::uniform_real_distribution<double>{0, 1}(rng);
-    auto i = std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin();
-    return static_cast<int>(std::min<std::ptrdiff_t>(i, static_cast<std::ptrdiff_t>(cdf_.size()) - 1));
-  }
-
- private:
-  std::vector<double> cdf_;
+  // --virtual: the model on the fixture's virtual clock.
+  std::string virtual_duration;
+  double rate = 50;
+  std::int64_t interval_ms = 0;
+  std::int64_t cold_load_us = 3000;
+  std::int64_t reload_us = 700;
+  std::size_t max_open = 0;
 };
 
 /// What the clients saw, shared between them (CAF threads) and the main thread.
@@ -434,6 +423,70 @@ int verify_cluster(const multistore::cluster_options& cluster, const std::filesy
 
 }  // namespace
 
+/// "90s", "30m", "24h", "2d", "500ms" as milliseconds; nullopt for anything else.
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  auto unit = text.substr(used);
+  double ms = unit == "ms" ? 1 : unit == "s" ? 1e3 : unit == "m" ? 6e4 : unit == "h" ? 3.6e6
+            : unit == "d" ? 8.64e7 : -1;
+  if (ms < 0 || value <= 0)
+    return std::nullopt;
+  return std::chrono::milliseconds{static_cast<std::int64_t>(value * ms)};
+}
+
+/// tenant_sim --virtual: runs the model, prints a line per virtual hour and
+/// the total, and writes the deterministic report (plus a separate "wall"
+/// section) with --json.
+int run_virtual_cli(const config& cfg) {
+  auto duration = parse_duration(cfg.virtual_duration);
+  if (!duration) {
+    std::fprintf(stderr, "tenant_sim: --virtual takes a duration such as 90s, 30m, 24h or 2d, not '%s'\n",
+                 cfg.virtual_duration.c_str());
+    return 2;
+  }
+  virtual_model m;
+  m.duration = *duration;
+  m.tenants = cfg.workspaces;
+  m.issues = cfg.issues;
+  m.mean_rate = cfg.rate;
+  m.fixed_interval = std::chrono::milliseconds{cfg.interval_ms};
+  m.gc_time = std::chrono::milliseconds{cfg.gc_ms};
+  m.max_open_stores = cfg.max_open;
+  m.cold_load_cost = std::chrono::microseconds{cfg.cold_load_us};
+  m.reload_cost = std::chrono::microseconds{cfg.reload_us};
+  m.seed = cfg.seed;
+  auto wall_start = clock_type::now();
+  auto report = run_virtual(m);
+  double wall_s = std::chrono::duration<double>(clock_type::now() - wall_start).count();
+  std::printf("%-5s %9s %7s %7s %9s %9s %7s %10s %9s %9s\n", "hour", "requests", "cold", "reload",
+              "disposed", "evicted", "waited", "wait ms", "open max", "open avg");
+  auto row = [](const std::string& name, const virtual_figures& f) {
+    std::printf("%-5s %9llu %7llu %7llu %9llu %9llu %7llu %10.1f %9zu %9.1f\n", name.c_str(),
+                static_cast<unsigned long long>(f.requests), static_cast<unsigned long long>(f.cold_loads),
+                static_cast<unsigned long long>(f.reloads), static_cast<unsigned long long>(f.disposals),
+                static_cast<unsigned long long>(f.evictions), static_cast<unsigned long long>(f.waited),
+                static_cast<double>(f.wait_us) / 1000.0, f.open_peak, f.open_mean);
+  };
+  for (std::size_t h = 0; h < report.hours.size(); ++h)
+    row(std::to_string(h), report.hours[h]);
+  row("all", report.total);
+  double virtual_s = std::chrono::duration<double>(m.duration).count();
+  std::printf("virtual: %.0f s simulated in %.2f s of wall time (%.0fx)\n", virtual_s, wall_s,
+              virtual_s / wall_s);
+  if (!cfg.json.empty()) {
+    auto out = report.to_json();
+    out["wall"] = {{"seconds", wall_s}, {"speedup", virtual_s / wall_s}};  // left out of comparisons
+    std::ofstream{cfg.json} << out.dump(2) << '\n';
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   config cfg;
   CLI::App app{"tenant_sim: a multi-tenant backend on multistore"};
@@ -468,7 +521,22 @@ int main(int argc, char** argv) {
                  "check DIR/<node>.ledger of every node of --cluster against the stores on "
                  "their owners (DIR/<node>/), then exit")
       ->needs(cluster_opt);
+  app.add_option("--virtual", cfg.virtual_duration,
+                 "simulate this much virtual time (90s, 30m, 24h, 2d) on the deterministic "
+                 "fixture instead of running in real time (memory stores)");
+  app.add_option("--rate", cfg.rate, "--virtual: mean requests per virtual second")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--interval-ms", cfg.interval_ms,
+                 "--virtual: one request every this often instead of Poisson arrivals")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--cold-load-us", cfg.cold_load_us, "--virtual: cost of a first load, µs")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--reload-us", cfg.reload_us, "--virtual: cost of a load after GC, µs")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-open", cfg.max_open, "--virtual: max_open_stores (0: the default)");
   CLI11_PARSE(app, argc, argv);
+  if (!cfg.virtual_duration.empty())
+    return run_virtual_cli(cfg);
   std::optional<multistore::cluster_options> cluster;
   if (!cfg.cluster_file.empty()) {
     auto read = multistore::read_cluster_file(cfg.cluster_file, cfg.node);
