@@ -68,7 +68,7 @@ def one_run(sim, seconds, store, extra, rng):
                 if not m:
                     continue
                 second += 1
-                if second > WARMUP_S and plan is not None:
+                if second > WARMUP_S:
                     pair[on] = float(m.group(1))
                 if not plan:
                     if len(pair) == 2:

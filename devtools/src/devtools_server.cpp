@@ -169,6 +169,14 @@ class asker {
     return json(store, inspect_atom::value);
   }
 
+  /// The names of the store's state tables (from its detail).
+  answer<nlohmann::json> table_names(const store_actor_type& store) {
+    auto d = detail(store);
+    if (!d)
+      return d;
+    return std::move((*d)["tables"]);
+  }
+
   /// Rows of a read-only query on a store.
   answer<nlohmann::json> query(const store_actor_type& store, const std::string& sql,
                                const nlohmann::json& params) {
@@ -304,15 +312,14 @@ struct devtools_server::impl {
     auto p = a.peek(id);
     if (!p)
       return tl::unexpected(std::move(p.error()));
-    auto detail = a.detail(*p);
-    if (!detail)
-      return detail;
-    const auto& names = (*detail)["tables"];
-    auto counts = row_counts(a, *p, names);
+    auto names = a.table_names(*p);
+    if (!names)
+      return names;
+    auto counts = row_counts(a, *p, *names);
     if (!counts)
       return counts;
     auto out = nlohmann::json::array();
-    for (const auto& t : names)
+    for (const auto& t : *names)
       out.push_back({{"name", t}, {"rows", (*counts)[t.get<std::string>()]}});
     return nlohmann::json{{"store", id}, {"tables", std::move(out)}};
   }
@@ -329,11 +336,11 @@ struct devtools_server::impl {
     auto p = a.peek(id);
     if (!p)
       return tl::unexpected(std::move(p.error()));
-    auto detail = a.detail(*p);
-    if (!detail)
-      return detail;
+    auto names = a.table_names(*p);
+    if (!names)
+      return names;
     bool known = false;
-    for (const auto& t : (*detail)["tables"])
+    for (const auto& t : *names)
       known = known || t == name;
     if (!known)
       return tl::unexpected(http_error{404, "unknown_table",

@@ -152,11 +152,9 @@ class store_backend final : public backend {
   }
 
   reply patch_issue(const std::string& ws, std::int64_t n, const std::string& status) override {
-    auto w = open_workspace(ws);
+    auto w = listing_workspace(ws, n);
     if (!w)
       return tl::unexpected(w.error());
-    if (auto ok = listed(*w, ws, n); !ok)
-      return tl::unexpected(ok.error());
     std::lock_guard guard{lock_of(ws, n)};
     auto issue = registry_.use(issue_store(ws, n));
     issue.commit(status_set{status});
@@ -225,30 +223,27 @@ class store_backend final : public backend {
     return w;
   }
 
-  /// 404 unless issue `n` is in the workspace's list.
-  static answer<void> listed(const store_handle<workspace_schema>& w, const std::string& ws,
-                             std::int64_t n) {
-    if (w.query("SELECT id FROM issues WHERE id = ?", n).empty())
+  /// The workspace `ws` if it was created and lists issue `n`; 404
+  /// otherwise. One query answers both.
+  answer<store_handle<workspace_schema>> listing_workspace(const std::string& ws, std::int64_t n) {
+    if (!std::filesystem::exists(workspace_file(ws)))
+      return tl::unexpected(fail(404, "not_found", "no workspace '" + ws + "'"));
+    auto w = registry_.use(workspace_store(ws));
+    auto row = w.query("SELECT (SELECT name FROM workspace) AS name, "
+                       "EXISTS (SELECT 1 FROM issues WHERE id = ?) AS listed",
+                       n)[0];
+    if (row["name"].is_null())
+      return tl::unexpected(fail(404, "not_found", "no workspace '" + ws + "'"));
+    if (row["listed"] == 0)
       return tl::unexpected(
           fail(404, "not_found", "no issue " + std::to_string(n) + " in workspace '" + ws + "'"));
-    return {};
+    return w;
   }
 
   /// Issue `n` of a created workspace, listed there; 404 otherwise.
   answer<store_handle<issue_schema>> open_issue(const std::string& ws, std::int64_t n) {
-    if (!std::filesystem::exists(workspace_file(ws)))
-      return tl::unexpected(fail(404, "not_found", "no workspace '" + ws + "'"));
-    {
-      auto w = registry_.use(workspace_store(ws));
-      auto row = w.query("SELECT (SELECT name FROM workspace) AS name, "
-                         "EXISTS (SELECT 1 FROM issues WHERE id = ?) AS listed",
-                         n)[0];
-      if (row["name"].is_null())
-        return tl::unexpected(fail(404, "not_found", "no workspace '" + ws + "'"));
-      if (row["listed"] == 0)
-        return tl::unexpected(fail(404, "not_found", "no issue " + std::to_string(n)
-                                                         + " in workspace '" + ws + "'"));
-    }
+    if (auto w = listing_workspace(ws, n); !w)
+      return tl::unexpected(w.error());
     return registry_.use(issue_store(ws, n));
   }
 
