@@ -40,6 +40,7 @@
 
 #include "schemas.hpp"
 #include "virtual_sim.hpp"
+#include "virtual_sweep.hpp"
 #include "zipf.hpp"
 
 using namespace std::chrono_literals;
@@ -75,6 +76,14 @@ struct config {
   std::int64_t cold_load_us = 3000;
   std::int64_t reload_us = 700;
   std::size_t max_open = 0;
+  int session_requests = 4;
+  std::int64_t think_ms = 2000;
+  double write_share = 0.2;
+  double list_share = 0.2;
+  bool virtual_files = false;  ///< --virtual with --data: SQLite files
+  std::string sweep_gc;
+  std::string sweep_limit;
+  std::string chart;
 };
 
 /// What the clients saw, shared between them (CAF threads) and the main thread.
@@ -423,31 +432,40 @@ int verify_cluster(const multistore::cluster_options& cluster, const std::filesy
 
 }  // namespace
 
-/// "90s", "30m", "24h", "2d", "500ms" as milliseconds; nullopt for anything else.
-std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  auto unit = text.substr(used);
-  double ms = unit == "ms" ? 1 : unit == "s" ? 1e3 : unit == "m" ? 6e4 : unit == "h" ? 3.6e6
-            : unit == "d" ? 8.64e7 : -1;
-  if (ms < 0 || value <= 0)
-    return std::nullopt;
-  return std::chrono::milliseconds{static_cast<std::int64_t>(value * ms)};
+namespace {
+
+void print_figures_header(const char* first) {
+  std::printf("%-8s %9s %9s %7s %7s %8s %8s %8s %7s %10s %8s %8s %9s %9s\n", first, "sessions",
+              "requests", "cold", "reload", "disposed", "evicted", "refused", "waited", "wait ms",
+              "open max", "open avg", "est fds", "est MiB");
 }
 
-/// tenant_sim --virtual: runs the model, prints a line per virtual hour and
-/// the total, and writes the deterministic report (plus a separate "wall"
-/// section) with --json.
+void print_figures(const std::string& name, const virtual_figures& f, const virtual_model& m) {
+  std::printf("%-8s %9llu %9llu %7llu %7llu %8llu %8llu %8llu %7llu %10.1f %8zu %8.1f %9zu %9.1f\n",
+              name.c_str(), static_cast<unsigned long long>(f.sessions),
+              static_cast<unsigned long long>(f.requests), static_cast<unsigned long long>(f.cold_loads),
+              static_cast<unsigned long long>(f.reloads), static_cast<unsigned long long>(f.disposals),
+              static_cast<unsigned long long>(f.evictions), static_cast<unsigned long long>(f.refused),
+              static_cast<unsigned long long>(f.waited), static_cast<double>(f.wait_us) / 1000.0,
+              f.open_peak, f.open_mean, f.open_peak * static_cast<std::size_t>(m.store_fds()),
+              static_cast<double>(f.open_peak) * m.store_kib() / 1024.0);
+}
+
+}  // namespace
+
+/// tenant_sim --virtual: runs the model (once, or once per swept value),
+/// prints a line per virtual hour and the total (or one line per value),
+/// and writes the deterministic report (plus a separate "wall" section)
+/// with --json and the chart with --chart.
 int run_virtual_cli(const config& cfg) {
   auto duration = parse_duration(cfg.virtual_duration);
   if (!duration) {
     std::fprintf(stderr, "tenant_sim: --virtual takes a duration such as 90s, 30m, 24h or 2d, not '%s'\n",
                  cfg.virtual_duration.c_str());
+    return 2;
+  }
+  if (!cfg.sweep_gc.empty() && !cfg.sweep_limit.empty()) {
+    std::fprintf(stderr, "tenant_sim: sweep one parameter at a time: --sweep-gc or --sweep-limit\n");
     return 2;
   }
   virtual_model m;
@@ -456,32 +474,72 @@ int run_virtual_cli(const config& cfg) {
   m.issues = cfg.issues;
   m.mean_rate = cfg.rate;
   m.fixed_interval = std::chrono::milliseconds{cfg.interval_ms};
+  m.session_requests = cfg.session_requests;
+  m.think_time = std::chrono::milliseconds{cfg.think_ms};
+  m.write_share = cfg.write_share;
+  m.list_share = cfg.list_share;
   m.gc_time = std::chrono::milliseconds{cfg.gc_ms};
   m.max_open_stores = cfg.max_open;
   m.cold_load_cost = std::chrono::microseconds{cfg.cold_load_us};
   m.reload_cost = std::chrono::microseconds{cfg.reload_us};
   m.seed = cfg.seed;
-  auto wall_start = clock_type::now();
-  auto report = run_virtual(m);
-  double wall_s = std::chrono::duration<double>(clock_type::now() - wall_start).count();
-  std::printf("%-5s %9s %7s %7s %9s %9s %7s %10s %9s %9s\n", "hour", "requests", "cold", "reload",
-              "disposed", "evicted", "waited", "wait ms", "open max", "open avg");
-  auto row = [](const std::string& name, const virtual_figures& f) {
-    std::printf("%-5s %9llu %7llu %7llu %9llu %9llu %7llu %10.1f %9zu %9.1f\n", name.c_str(),
-                static_cast<unsigned long long>(f.requests), static_cast<unsigned long long>(f.cold_loads),
-                static_cast<unsigned long long>(f.reloads), static_cast<unsigned long long>(f.disposals),
-                static_cast<unsigned long long>(f.evictions), static_cast<unsigned long long>(f.waited),
-                static_cast<double>(f.wait_us) / 1000.0, f.open_peak, f.open_mean);
-  };
-  for (std::size_t h = 0; h < report.hours.size(); ++h)
-    row(std::to_string(h), report.hours[h]);
-  row("all", report.total);
-  double virtual_s = std::chrono::duration<double>(m.duration).count();
+  if (cfg.virtual_files)
+    m.data = cfg.data;
+
+  sweep s{.parameter = "", .values = {"gc " + std::to_string(cfg.gc_ms) + " ms"}, .models = {m}};
+  if (!cfg.sweep_gc.empty() || !cfg.sweep_limit.empty()) {
+    auto swept = cfg.sweep_gc.empty() ? sweep_limit(cfg.sweep_limit, m) : sweep_gc(cfg.sweep_gc, m);
+    if (!swept) {
+      std::fprintf(stderr, "tenant_sim: %s\n", swept.error().c_str());
+      return 2;
+    }
+    s = std::move(*swept);
+  }
+
+  std::vector<sweep_run> runs;
+  double wall_s = 0;
+  for (std::size_t i = 0; i < s.models.size(); ++i) {
+    if (!s.models[i].data.empty() && !cfg.keep) {
+      std::error_code ec;
+      std::filesystem::remove_all(s.models[i].data, ec);  // each run starts from empty files
+    }
+    auto wall_start = clock_type::now();
+    runs.push_back({.value = s.values[i], .report = run_virtual(s.models[i])});
+    wall_s += std::chrono::duration<double>(clock_type::now() - wall_start).count();
+    if (s.parameter.empty()) {
+      print_figures_header("hour");
+      const auto& r = runs.back().report;
+      for (std::size_t h = 0; h < r.hours.size(); ++h)
+        print_figures(std::to_string(h), r.hours[h], r.model);
+      print_figures("all", r.total, r.model);
+    }
+  }
+  if (!s.parameter.empty()) {
+    std::printf("sweep of %s over the same traffic (%s virtual, seed %llu):\n", s.parameter.c_str(),
+                cfg.virtual_duration.c_str(), static_cast<unsigned long long>(m.seed));
+    print_figures_header(s.parameter == "gc_time" ? "gc_time" : "limit");
+    for (const auto& r : runs)
+      print_figures(r.value, r.report.total, r.report.model);
+  }
+  double virtual_s = std::chrono::duration<double>(m.duration).count() * static_cast<double>(runs.size());
   std::printf("virtual: %.0f s simulated in %.2f s of wall time (%.0fx)\n", virtual_s, wall_s,
               virtual_s / wall_s);
+  if (!cfg.chart.empty()) {
+    std::ofstream out{cfg.chart};
+    out << svg_chart(s.parameter, runs);
+    if (!out) {
+      std::fprintf(stderr, "tenant_sim: cannot write the chart to %s\n", cfg.chart.c_str());
+      return 1;
+    }
+    std::printf("chart: %s\n", cfg.chart.c_str());
+  }
   if (!cfg.json.empty()) {
-    auto out = report.to_json();
-    out["wall"] = {{"seconds", wall_s}, {"speedup", virtual_s / wall_s}};  // left out of comparisons
+    auto out = s.parameter.empty() ? runs.front().report.to_json() : sweep_json(s, runs);
+    // Left out of comparisons: the only figures that differ between two runs.
+    out["wall"] = {{"seconds", wall_s},
+                   {"speedup", virtual_s / wall_s},
+                   {"resident_bytes_at_end", multistore::resident_bytes()},
+                   {"open_file_descriptors_at_end", multistore::open_file_descriptors()}};
     std::ofstream{cfg.json} << out.dump(2) << '\n';
   }
   return 0;
@@ -523,7 +581,7 @@ int main(int argc, char** argv) {
       ->needs(cluster_opt);
   app.add_option("--virtual", cfg.virtual_duration,
                  "simulate this much virtual time (90s, 30m, 24h, 2d) on the deterministic "
-                 "fixture instead of running in real time (memory stores)");
+                 "fixture instead of running in real time (memory stores; --data DIR for files)");
   app.add_option("--rate", cfg.rate, "--virtual: mean requests per virtual second")
       ->check(CLI::PositiveNumber);
   app.add_option("--interval-ms", cfg.interval_ms,
@@ -534,9 +592,32 @@ int main(int argc, char** argv) {
   app.add_option("--reload-us", cfg.reload_us, "--virtual: cost of a load after GC, µs")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--max-open", cfg.max_open, "--virtual: max_open_stores (0: the default)");
+  app.add_option("--session-requests", cfg.session_requests,
+                 "--virtual: requests per client session (it holds its two stores between them)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--think-ms", cfg.think_ms, "--virtual: mean think time between a session's requests, ms")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--write-share", cfg.write_share, "--virtual: share of requests that commit a comment")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--list-share", cfg.list_share,
+                 "--virtual: share of the reading requests that list the workspace")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--sweep-gc", cfg.sweep_gc,
+                 "--virtual: run the same traffic once per gc_time (e.g. 1s,10s,60s,5m) and compare");
+  app.add_option("--sweep-limit", cfg.sweep_limit,
+                 "--virtual: run the same traffic once per max_open_stores (e.g. 500,2000) and compare");
+  app.add_option("--chart", cfg.chart,
+                 "--virtual: write an SVG chart of open stores and load waits over virtual time");
   CLI11_PARSE(app, argc, argv);
-  if (!cfg.virtual_duration.empty())
+  if (!cfg.virtual_duration.empty()) {
+    cfg.virtual_files = app.count("--data") > 0;
     return run_virtual_cli(cfg);
+  }
+  for (const char* flag : {"--sweep-gc", "--sweep-limit", "--chart", "--rate", "--session-requests"})
+    if (app.count(flag) > 0) {
+      std::fprintf(stderr, "tenant_sim: %s needs --virtual DURATION\n", flag);
+      return 2;
+    }
   std::optional<multistore::cluster_options> cluster;
   if (!cfg.cluster_file.empty()) {
     auto read = multistore::read_cluster_file(cfg.cluster_file, cfg.node);

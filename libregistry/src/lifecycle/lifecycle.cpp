@@ -165,8 +165,8 @@ struct machine::impl {
   std::uint64_t last_lease_ = 0;
   std::uint64_t last_instance_ = 0;
   std::uint64_t last_generation_ = 0;
-  /// The counters of stats() the machine keeps as it goes (loads,
-  /// load_failures, disposals, evictions, pending_timers); stats() counts the rest.
+  /// The counters of stats() the machine keeps as it goes: every figure
+  /// but the three container sizes, so stats() is O(1).
   registry_stats counts_;
   bool closed_ = false;
 
@@ -209,6 +209,7 @@ struct machine::impl {
     e.id = &it->first;
     e.schema = schema;
     live_.push_front(e);
+    ++phase_count(e.phase);
     return e;
   }
 
@@ -217,6 +218,7 @@ struct machine::impl {
     drop_timer(e);
     if (e.phase == entry_phase::inactive) lru_.unlink(e);
     if (!e.queued) --open_;
+    --phase_count(e.phase);
     live_.unlink(e);
     id_record& rec = *e.record;
     rec.key = *e.id;
@@ -250,7 +252,9 @@ struct machine::impl {
   /// Moves the entry to a new phase, keeping the LRU list to inactive entries.
   void set_phase(entry& e, entry_phase p) {
     if (e.phase == entry_phase::inactive) lru_.unlink(e);
+    --phase_count(e.phase);
     e.phase = p;
+    ++phase_count(p);
     if (p == entry_phase::inactive) lru_.push_back(e);
   }
 
@@ -763,16 +767,19 @@ struct machine::impl {
     return info;
   }
 
+  /// The counter of live entries in phase `p`, kept by new_entry, set_phase and remove.
+  std::size_t& phase_count(entry_phase p) {
+    switch (p) {
+      case entry_phase::loading: return counts_.loading;
+      case entry_phase::active: return counts_.active;
+      case entry_phase::inactive: return counts_.inactive;
+      case entry_phase::closing: break;
+    }
+    return counts_.closing;
+  }
+
   registry_stats stats() const {
     registry_stats s = counts_;
-    for (const entry* e = live_.front(); e != nullptr; e = live_.next(*e)) {
-      switch (e->phase) {
-        case entry_phase::loading: ++s.loading; break;
-        case entry_phase::active: ++s.active; break;
-        case entry_phase::inactive: ++s.inactive; break;
-        case entry_phase::closing: ++s.closing; break;
-      }
-    }
     s.queued = queue_.size();
     s.leases = leases_.size();
     s.waiting = waiting_.size();

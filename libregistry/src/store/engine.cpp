@@ -150,8 +150,9 @@ result<void> store_engine::impl::run_transaction(Steps&&... steps) {
 }
 
 result<void> store_engine::impl::initialize() {
-  if (auto r = refuse_foreign(); !r)
-    return r;
+  if (file_backed)
+    if (auto r = refuse_foreign(); !r)
+      return r;
   return run_transaction([&] { return db.exec(create_engine_tables, operation::open); },
                          [&] { return create_state_tables(); }, [&] { return write_meta(); });
 }
@@ -238,6 +239,14 @@ result<void> store_engine::impl::rebuild() {
 }
 
 result<void> store_engine::impl::load() {
+  // A memory database starts empty: it needs its tables and holds no event,
+  // which spares a store that loads often (tests, simulations) three queries.
+  if (!file_backed) {
+    if (auto r = initialize(); !r)
+      return r;
+    head = 0;
+    return prepare_insert();
+  }
   auto tables = has_engine_tables();
   if (!tables)
     return forward_error(tables);
@@ -257,7 +266,10 @@ result<void> store_engine::impl::load() {
   if (!last)
     return forward_error(last);
   head = last->has_value() ? std::stoull(**last) : 0;
+  return prepare_insert();
+}
 
+result<void> store_engine::impl::prepare_insert() {
   auto st = db.prepare(insert_event_sql, operation::open, /*persistent=*/true);
   if (!st)
     return forward_error(st);

@@ -171,6 +171,8 @@ struct store_engine::impl final : detail::write_context {
   result<void> replay();
   result<void> rebuild();
   result<void> load();
+  /// Prepares the log's insert statement, kept for the life of the connection.
+  result<void> prepare_insert();
   void close() noexcept;
 };
 
