@@ -60,12 +60,15 @@ caf::error remote_failure(const caf::error& err, const std::string& what) {
 /// after with `unavailable` (when the store closed, `store_disposed`) and
 /// ends its subscribers. It lives until its last lease is released, and the
 /// cluster actor ends it when it ends itself (an actor left alive would hold
-/// up the actor system's destructor).
+/// up the actor system's destructor). This node's clear() fails every call
+/// after it; a call already passed on gets the owner's answer, which is the
+/// truth about it (a commit may have been written), and then it ends.
 struct remote_store_state {
   caf::actor remote;
   std::string store_id;
   std::string owner;
   std::optional<caf::error> dead;
+  bool cleared = false;  ///< ends once `calls` is empty
   std::uint64_t next_call = 1;
   std::unordered_map<std::uint64_t, caf::response_promise> calls;
   std::vector<caf::actor> subscribers;
@@ -86,11 +89,14 @@ caf::response_promise relay(remote_store_self self, Ts&&... xs) {
   const auto id = st.next_call++;
   st.calls.emplace(id, rp);
   auto take = [self, id]() -> std::optional<caf::response_promise> {
-    auto i = self->state.calls.find(id);
-    if (i == self->state.calls.end())
+    auto& calls = self->state.calls;
+    auto i = calls.find(id);
+    if (i == calls.end())
       return std::nullopt;  // failed already, when the link was lost
     auto out = std::move(i->second);
-    self->state.calls.erase(i);
+    calls.erase(i);
+    if (self->state.cleared && calls.empty())
+      self->quit(caf::exit_reason::user_shutdown);
     return out;
   };
   // No timeout: the monitor fails this call when the store or the link goes
@@ -131,6 +137,8 @@ caf::behavior remote_store(remote_store_self self, caf::actor remote, std::strin
     for (auto& s : st.subscribers)
       self->send_exit(s, caf::exit_reason::user_shutdown);
     st.subscribers.clear();
+    if (st.cleared)
+      self->quit(caf::exit_reason::user_shutdown);
   });
   return {
       [self](commit_atom a, std::vector<wire_event>& events) {
@@ -155,11 +163,13 @@ caf::behavior remote_store(remote_store_self self, caf::actor remote, std::strin
         for (auto& s : st.subscribers)
           self->send_exit(s, caf::exit_reason::user_shutdown);
         st.subscribers.clear();
-        for (auto& [id, rp] : st.calls)
-          rp.deliver(to_caf_error(errc::store_disposed,
-                                  "store '" + st.store_id + "' was cleared from this node"));
-        st.calls.clear();
-        self->quit(caf::exit_reason::user_shutdown);
+        st.cleared = true;
+        if (!st.dead)
+          st.dead = to_caf_error(errc::store_disposed,
+                                 "store '" + st.store_id + "' was cleared from this node");
+        if (st.calls.empty())
+          self->quit(caf::exit_reason::user_shutdown);
+        return caf::ok_atom::value;
       },
   };
 }
@@ -561,7 +571,9 @@ caf::behavior cluster_impl(cluster_self self, cluster_options opts,
         // This node's clear(): the uses and preloads waiting for an owner
         // are cancelled, the leases it holds go back to the owners, and the
         // handles and subscriptions through its stand-ins end. The stores
-        // stay loaded on their owners for the callers of other nodes.
+        // stay loaded on their owners for the callers of other nodes. The
+        // answer comes once every stand-in took the clear, so that no call
+        // made after clear() returned passes one.
         auto& st = self->state;
         for (auto& p : st.peers)
           for (auto i = p.calls.begin(); i != p.calls.end();) {
@@ -579,12 +591,23 @@ caf::behavior cluster_impl(cluster_self self, cluster_options opts,
           if (auto& p = st.peers[l.peer]; p.epoch == l.epoch && p.link.phase() == peer_phase::up)
             self->send(p.registry, release_atom::value, l.remote);
         st.leases.clear();
+        auto rp = self->make_response_promise();
+        auto left = std::make_shared<std::size_t>(st.stubs.size());
+        auto one_done = [rp, left]() mutable {
+          if (--*left == 0)
+            rp.deliver(caf::ok_atom::value);
+        };
         for (auto& [key, s] : st.stubs)
-          self->send(s.actor, clear_atom::value);
+          self->request(s.actor, caf::infinite, clear_atom::value)
+              .then([one_done](caf::ok_atom) mutable { one_done(); },
+                    [one_done](caf::error&) mutable { one_done(); });  // it ended already
         st.stubs.clear();
         for (auto& [block, o] : st.observers)
           self->demonitor(o.first);
         st.observers.clear();
+        if (*left == 0)
+          rp.deliver(caf::ok_atom::value);
+        return rp;
       },
       [self](cancel_atom, std::uint64_t token) {
         auto& st = self->state;

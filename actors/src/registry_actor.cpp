@@ -393,14 +393,20 @@ std::optional<call_answer> admit(registry_self self, call_kind kind, const store
 
 /// A clear or shutdown: the machine closes every store and answers once all
 /// are down.
+/// Closes every store here; `rp` gets ok_atom once all are closed.
 template <class Event>
-caf::result<caf::ok_atom> close_all(registry_self self, call_kind kind, const char* doing) {
+void close_all(registry_self self, call_kind kind, const char* doing, caf::response_promise rp) {
   auto& st = self->state;
   const auto id = st.next_request++;
-  auto rp = self->make_response_promise();
-  st.calls.emplace(id, pending_call{kind, rp, {}, nullptr, {}, 0, {}});
+  st.calls.emplace(id, pending_call{kind, std::move(rp), {}, nullptr, {}, 0, {}});
   st.log->info("registry {}", doing);
   feed(self, Event{id});
+}
+
+template <class Event>
+caf::result<caf::ok_atom> close_all(registry_self self, call_kind kind, const char* doing) {
+  auto rp = self->make_response_promise();
+  close_all<Event>(self, kind, doing, rp);
   return rp;
 }
 
@@ -498,10 +504,18 @@ registry_actor_type::behavior_type registry_impl(registry_self self, registry_op
       [self](gc_atom, const std::string& id, std::uint64_t generation) {
         feed(self, lc::gc_fired{id, generation});
       },
-      [self](clear_atom) {
-        if (self->state.cluster)  // this node's leases on other nodes' stores
-          caf::anon_send(self->state.cluster, clear_atom::value);
-        return close_all<lc::clear>(self, call_kind::clear, "clearing");
+      [self](clear_atom) -> caf::result<caf::ok_atom> {
+        if (!self->state.cluster)
+          return close_all<lc::clear>(self, call_kind::clear, "clearing");
+        // First this node's leases and handles on other nodes' stores (the
+        // cluster actor answers once no call made later can pass them),
+        // then the stores here.
+        auto rp = self->make_response_promise();
+        auto local = [self, rp] { close_all<lc::clear>(self, call_kind::clear, "clearing", rp); };
+        self->request(self->state.cluster, caf::infinite, clear_atom::value)
+            .then([local](caf::ok_atom) mutable { local(); },
+                  [local](caf::error&) mutable { local(); });  // the cluster actor ended
+        return rp;
       },
       [self](inspect_atom, const std::string& id) -> caf::result<store_info_msg> {
         if (remote(self, id)) {

@@ -55,6 +55,8 @@ struct member_log {
   bool hold_commits = false;  ///< leave commits unanswered
   bool hold_acquires = false;
   std::vector<caf::response_promise> held;
+  /// Held commits' events, written when put_atom answers them.
+  std::vector<std::vector<std::string>> held_events;
 };
 
 multistore::hello_msg hello_of(const multistore::cluster_options& as) {
@@ -84,6 +86,8 @@ caf::behavior played_owner(caf::event_based_actor* self, caf::actor cluster, mem
           std::vector<multistore::wire_event>& events) -> caf::result<std::uint64_t> {
         if (log->hold_commits) {
           log->held.push_back(self->make_response_promise());
+          auto& names = log->held_events.emplace_back();
+          for (auto& e : events) names.push_back(e.name);
           return caf::delegated<std::uint64_t>{};
         }
         for (auto& e : events) log->commits.push_back(e.name);
@@ -96,6 +100,14 @@ caf::behavior played_owner(caf::event_based_actor* self, caf::actor cluster, mem
         return std::uint64_t{1};
       },
       [=](multistore::unsubscribe_atom, std::uint64_t) {},
+      [=](caf::put_atom) {  // writes the held commits and answers them
+        for (std::size_t i = 0; i < log->held.size(); ++i) {
+          for (auto& name : log->held_events[i]) log->commits.push_back(name);
+          log->held[i].deliver(std::uint64_t{log->commits.size()});
+        }
+        log->held.clear();
+        log->held_events.clear();
+      },
       [=](caf::ok_atom) {  // answers the held acquires
         for (auto& rp : log->held)
           rp.deliver(me, log->acquires.size(), log->instance);
@@ -367,6 +379,38 @@ TEST_CASE(
   log.hold_acquires = false;  // a later use loads again
   auto again = fx.use(options(id));
   CHECK(again.commit(issue_created{"i2", "after clear"}) == 1);
+  caf::anon_send_exit(node.alpha, caf::exit_reason::user_shutdown);
+  fx.run();
+}
+
+TEST_CASE("a commit passed to the owner before clear() gets the owner's answer and later calls fail",
+          "[actors][cluster]") {
+  // clear() ends this node's handles on remote stores. A commit the stand-in
+  // already passed on may be written there: its caller must get the owner's
+  // answer, not store_disposed for an event that is in the log.
+  subscribed_beta node;
+  auto& fx = node.fx;
+  auto& log = node.log;
+  log.hold_commits = true;
+  commit_outcome in_flight;
+  fx.system().spawn(committer, fx.registry(), node.id, &in_flight);
+  fx.run();
+  REQUIRE(in_flight.acquired);
+  REQUIRE(log.held.size() == 1);
+
+  fx.clear();
+  CHECK_FALSE(in_flight.seq);
+  CHECK_FALSE(in_flight.failed);
+  // A call made after clear() returned never reaches the owner.
+  CHECK(code_of([&] { (void)node.h.commit(issue_created{"i2", "after clear"}); })
+        == errc::store_disposed);
+  CHECK(log.held.size() == 1);
+
+  caf::anon_send(node.alpha, caf::put_atom::value);
+  fx.run();
+  CHECK(in_flight.seq == 1);
+  CHECK_FALSE(in_flight.failed);
+  CHECK(log.commits == std::vector<std::string>{"issue_created"});
   caf::anon_send_exit(node.alpha, caf::exit_reason::user_shutdown);
   fx.run();
 }

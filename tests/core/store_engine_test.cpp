@@ -272,6 +272,58 @@ TEST_CASE("each memory store starts empty and is private", "[engine][memory]") {
   CHECK(c->head() == 0);
 }
 
+TEST_CASE("a memory store that closed hands the next one of its schema an empty database",
+          "[engine][memory]") {
+  // Closing `a` keeps its emptied database; `b`, opened next on this
+  // thread, takes it. Nothing of `a` may show through.
+  auto a = open_store<todo_schema>("recycled-a", multistore::memory_adapter{},
+                                   {"client-a", "session-1"});
+  REQUIRE(commit(*a, todo_added{"a", "x"}, todo_added{"b", "y"}, todo_completed{"a"},
+                 note_logged{"n"}));
+  int a_calls = 0;
+  auto a_sub = a->subscribe("SELECT count(*) AS n FROM todos", {},
+                            [&](const nlohmann::json&) { ++a_calls; });
+  REQUIRE(a_sub);
+  auto meta = rows(*a, "SELECT key, value FROM __meta ORDER BY key");
+  a->close();
+  CHECK(a->store_id() == "recycled-a");
+  CHECK(a->head() == 4);
+  CHECK(commit(*a, note_logged{"late"}).error().code == errc::store_disposed);
+
+  auto b = open_store<todo_schema>("recycled-b", multistore::memory_adapter{},
+                                   {"client-b", "session-2"});
+  CHECK(b->store_id() == "recycled-b");
+  CHECK(b->head() == 0);
+  CHECK(b->read_events()->empty());
+  for (const auto& t : b->schema().tables())
+    CHECK(count(*b, t.name) == 0);
+  CHECK(rows(*b, "SELECT key, value FROM __meta ORDER BY key") == meta);
+
+  int b_calls = 0;
+  auto b_sub = b->subscribe("SELECT count(*) AS n FROM todos", {},
+                            [&](const nlohmann::json&) { ++b_calls; });
+  REQUIRE(b_sub);
+  CHECK(b_calls == 1);
+  a_sub->cancel();  // a's subscription ends nothing of b's
+  auto seq = commit(*b, todo_added{"c", "z"});
+  REQUIRE(seq);
+  CHECK(*seq == 1);
+  CHECK(b_calls == 2);
+  CHECK(a_calls == 1);
+  auto log = b->read_events().value();
+  REQUIRE(log.size() == 1);
+  CHECK(log[0].client_id == "client-b");
+  CHECK(log[0].session_id == "session-2");
+  CHECK(rows(*b, "SELECT id, done FROM todos")
+        == nlohmann::json::parse(R"([{"id": "c", "done": 0}])"));
+
+  // A store of another schema never gets it.
+  b->close();
+  auto other = open_store<todo_schema_v2>("recycled-c");
+  CHECK(other->head() == 0);
+  CHECK(count(*other, "todos") == 0);
+}
+
 TEST_CASE("an invalid store id is refused before a store opens", "[engine][store_id]") {
   for (const char* id : {"", "a/b", "..", "x.sqlite"}) {
     INFO(id);

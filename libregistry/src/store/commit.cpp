@@ -195,6 +195,8 @@ std::vector<result<std::uint64_t>> store_engine::commit_group(
     s.head = seq;
     s.mark_dirty(s.events_table);
   }
+  if (!s.file_backed)
+    s.note_written();
   guard.disarm();
   s.notify();
   return results;

@@ -3,6 +3,8 @@
 // Closing it again.
 
 #include <filesystem>
+#include <mutex>
+#include <unordered_map>
 
 #include <sqlite3.h>
 
@@ -286,6 +288,7 @@ void store_engine::impl::close() noexcept {
   db.clear_caches();
   insert_event = sqlite::statement{};
   select_events = sqlite::statement{};
+  emptying.clear();
   if (db.is_open()) {
     db.set_authorizer({});
     if (file_backed)
@@ -293,6 +296,136 @@ void store_engine::impl::close() noexcept {
     db.close();
   }
   lock.release();
+}
+
+// -- recycled memory databases ----------------------------------------------------
+//
+// Creating a store's tables is most of a memory store's load (SQLite parses
+// and writes the schema: some 150 µs). A memory store that closes hands its
+// emptied database, prepared statements included, to the next memory store
+// of the same schema: a load then costs a few DELETEs. The next store sees
+// exactly what a new database holds: no event, empty state tables, the same
+// __meta. At most `kept_per_schema` wait per schema (about 50 KiB each).
+
+namespace {
+
+constexpr std::size_t kept_per_schema = 32;
+constexpr sqlite3_int64 kept_bytes = 256 * 1024;
+
+}  // namespace
+
+struct store_engine::impl::kept_databases {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<impl>>> by_hash;
+};
+
+store_engine::impl::kept_databases& store_engine::impl::kept() {
+  static auto* p = new kept_databases;  // never destroyed: engines close during static destruction
+  return *p;
+}
+
+bool store_engine::impl::empty_for_reuse() noexcept {
+  if (file_backed || !open || !db.is_open() || db.in_transaction())
+    return false;
+  try {
+    subscriptions->entries.clear();
+    subscriptions = std::make_shared<detail::subscription_set>();  // old handles cancel nothing here
+    mode = detail::prepare_mode::trusted;
+    captured = nullptr;
+    refused.clear();
+    clear_dirty();
+    if (!emptying_prepared) {
+      emptying_prepared = true;
+      auto triggers = db.query_text("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'",
+                                    operation::write);
+      if (!triggers || !*triggers || **triggers != "0")
+        return false;
+      std::vector<std::string> tables{"__events"};
+      for (const auto& t : schema->tables())
+        tables.push_back(t.name);
+      auto sequence = db.query_text(
+          "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'", operation::write);
+      if (!sequence || !*sequence)
+        return false;
+      if (**sequence != "0")
+        tables.emplace_back("sqlite_sequence");
+      for (const auto& t : tables) {
+        auto st = db.prepare("DELETE FROM " + quote_identifier(t), operation::write, true);
+        if (!st)
+          return false;
+        emptying.push_back(std::move(*st));
+        emptying_tables.push_back(t == "sqlite_sequence" ? any_table : table_id(t));
+      }
+    }
+    if (emptying.empty())
+      return false;
+    // Only what a commit wrote holds rows (a failed commit rolled back).
+    for (std::size_t i = 0; i < emptying.size() && wrote_any; ++i) {
+      auto id = emptying_tables[i];
+      if (id != any_table && (id >= written.size() || written[id] == 0))
+        continue;
+      int rc = emptying[i].step();
+      emptying[i].reset();
+      if (rc != sqlite::done)
+        return false;
+    }
+    written.assign(written.size(), 0);
+    wrote_any = false;
+    int used = 0, highest = 0;
+    if (sqlite3_db_status(db.handle(), SQLITE_DBSTATUS_CACHE_USED, &used, &highest, 0) != SQLITE_OK
+        || used > kept_bytes)
+      return false;
+    identity = {};
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool store_engine::impl::recycle(std::unique_ptr<impl>& state) noexcept {
+  if (!state || state->file_backed || !state->open)
+    return false;
+  try {
+    auto& p = kept();
+    const std::string& hash = state->schema->hash();
+    auto room = [&] {
+      auto it = p.by_hash.find(hash);
+      return it == p.by_hash.end() || it->second.size() < kept_per_schema;
+    };
+    {
+      std::lock_guard guard{p.mutex};
+      if (!room())
+        return false;
+    }
+    auto stand_in = std::make_unique<impl>();
+    stand_in->schema = state->schema;
+    stand_in->store_id = state->store_id;
+    stand_in->head = state->head;
+    if (!state->empty_for_reuse())  // outside the lock: other engines close meanwhile
+      return false;
+    std::lock_guard guard{p.mutex};
+    if (!room())
+      return false;
+    state->open = false;
+    state->store_id.clear();
+    p.by_hash[hash].push_back(std::move(state));
+    state = std::move(stand_in);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::unique_ptr<store_engine::impl> store_engine::impl::take_recycled(const schema_def& schema) {
+  auto& p = kept();
+  std::lock_guard guard{p.mutex};
+  auto it = p.by_hash.find(schema.hash());
+  if (it == p.by_hash.end() || it->second.empty())
+    return nullptr;
+  auto state = std::move(it->second.back());
+  it->second.pop_back();
+  state->schema = &schema;
+  return state;
 }
 
 // -- store_engine -----------------------------------------------------------------
@@ -333,6 +466,12 @@ result<std::unique_ptr<store_engine>> store_engine::open(const schema_def& schem
     if (!db)
       return forward_error(db);
     state->db = std::move(*db);
+  } else if (auto kept = impl::take_recycled(schema)) {
+    kept->store_id = std::move(state->store_id);
+    kept->identity = std::move(state->identity);
+    kept->head = 0;
+    kept->open = true;
+    return std::unique_ptr<store_engine>(new store_engine(std::move(kept)));
   } else {
     auto db = sqlite::connection::open_memory();
     if (!db)
@@ -357,7 +496,7 @@ bool store_engine::is_open() const noexcept { return impl_->open; }
 std::uint64_t store_engine::head() const noexcept { return impl_->head; }
 
 void store_engine::close() noexcept {
-  if (impl_)
+  if (impl_ && !impl::recycle(impl_))
     impl_->close();
 }
 

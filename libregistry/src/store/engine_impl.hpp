@@ -174,6 +174,41 @@ struct store_engine::impl final : detail::write_context {
   /// Prepares the log's insert statement, kept for the life of the connection.
   result<void> prepare_insert();
   void close() noexcept;
+
+  // -- engine.cpp: recycled memory databases ----------------------------------------
+
+  /// The DELETE statements that empty this memory database (the log, the
+  /// state tables, sqlite_sequence); none when it cannot be emptied that way
+  /// (the schema has triggers).
+  std::vector<sqlite::statement> emptying;
+  /// The table each of `emptying` empties (`any_table` for sqlite_sequence).
+  std::vector<std::uint32_t> emptying_tables;
+  static constexpr std::uint32_t any_table = UINT32_MAX;
+  bool emptying_prepared = false;
+  /// By table id: written by a commit since this store opened (only those
+  /// need emptying).
+  std::vector<std::uint8_t> written;
+  bool wrote_any = false;
+  void note_written() {
+    for (auto id : dirty_tables) {
+      if (written.size() <= id)
+        written.resize(id + 1, 0);
+      written[id] = 1;
+    }
+    wrote_any = wrote_any || !dirty_tables.empty();
+  }
+  /// Empties a memory database for the next store of its schema and forgets
+  /// this store (subscriptions, identity, head); false when it is not worth
+  /// keeping (not open, in a transaction, triggers, more than 256 KiB).
+  bool empty_for_reuse() noexcept;
+  /// On close of a memory store: keeps `state` (emptied) for the next store
+  /// of its schema and leaves a closed stand-in in its place; false when it
+  /// did not (the caller closes it).
+  static bool recycle(std::unique_ptr<impl>& state) noexcept;
+  /// A kept database of `schema`, or null.
+  static std::unique_ptr<impl> take_recycled(const schema_def& schema);
+  struct kept_databases;  ///< by schema hash, behind a mutex
+  static kept_databases& kept();
 };
 
 }  // namespace multistore
