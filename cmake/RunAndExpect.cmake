@@ -1,5 +1,6 @@
 # Runs a command and requires both exit status 0 and a line matching EXPECT:
 #   cmake -DEXPECT=<regex> -P RunAndExpect.cmake -- <command> [args...]
+# With -DEXPECT_FAIL=ON: a non-zero exit status and EXPECT in stdout or stderr.
 set(cmd "")
 set(after_dashes FALSE)
 math(EXPR last "${CMAKE_ARGC} - 1")
@@ -12,7 +13,12 @@ foreach(i RANGE 1 ${last})
 endforeach()
 execute_process(COMMAND ${cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("${out}${err}")
-if(NOT rc EQUAL 0)
+if(EXPECT_FAIL)  # a refusal: a non-zero status and the message, on either stream
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "exit status 0 where a failure was expected: ${cmd}")
+  endif()
+  set(out "${out}${err}")
+elseif(NOT rc EQUAL 0)
   message(FATAL_ERROR "exit status ${rc}: ${cmd}")
 endif()
 if(NOT out MATCHES "${EXPECT}")

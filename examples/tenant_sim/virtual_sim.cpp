@@ -12,7 +12,7 @@
 #include <numeric>
 #include <queue>
 #include <random>
-#include <unordered_set>
+#include <utility>
 
 #include <multistore/multistore.hpp>
 #include <multistore/testing.hpp>
@@ -231,7 +231,10 @@ virtual_report run_virtual(const virtual_model& m) {
   std::uniform_real_distribution<double> unit{0.0, 1.0};
   std::exponential_distribution<double> think{
       m.think_time.count() > 0 ? 1.0 / static_cast<double>(to_us(m.think_time)) : 1.0};
-  std::unordered_set<std::string> loaded_before;
+  // Whether a store was ever loaded: workspace t at t, issue i of tenant t
+  // at tenants + t * issues + i.
+  std::vector<std::uint8_t> loaded_before(
+      static_cast<std::size_t>(m.tenants) * static_cast<std::size_t>(m.issues + 1), 0);
 
   virtual_report report{.model = m, .hours = {}, .bucket = {}, .buckets = {}, .total = {}};
   const std::int64_t end_us = to_us(m.duration);
@@ -286,14 +289,14 @@ virtual_report run_virtual(const virtual_model& m) {
     f(bucket.figures);
   };
 
-  // A load the last use caused, if any: counted and costed.
-  auto load_cost = [&](const std::string& id) -> std::uint64_t {
-    auto now = fx.stats();
+  // A load the last use caused, if any: counted and costed. `now` is the
+  // registry's figures after that use.
+  auto load_cost = [&](std::size_t store, const multistore::registry_stats& now) -> std::uint64_t {
     bool loaded = now.loads != last.loads;
     last.loads = now.loads;
     if (!loaded)
       return 0;
-    if (loaded_before.insert(id).second) {
+    if (std::exchange(loaded_before[store], 1) == 0) {
       count([](virtual_figures& f) { ++f.cold_loads; });
       return static_cast<std::uint64_t>(m.cold_load_cost.count());
     }
@@ -308,9 +311,11 @@ virtual_report run_virtual(const virtual_model& m) {
       s.issue.commit(comment_added{"sim", "a comment"});
       count([](virtual_figures& f) { ++f.commits; });
     } else if ((u - m.write_share) < (1.0 - m.write_share) * m.list_share) {
-      (void)s.workspace.query("SELECT count(*) AS n FROM issue_index");
+      (void)s.workspace.query(
+          "SELECT issue_id, title FROM issue_index ORDER BY rowid DESC LIMIT 20");
     } else {
-      (void)s.issue.query("SELECT count(*) AS n FROM comments");
+      (void)s.issue.query(
+          "SELECT author, text FROM comments ORDER BY rowid DESC LIMIT 10");  // the latest
     }
     count([](virtual_figures& f) { ++f.requests; });
     --s.left;
@@ -340,6 +345,10 @@ virtual_report run_virtual(const virtual_model& m) {
   auto arrive = [&](std::int64_t now_us) {
     auto t = pick_tenant(rng);
     auto i = pick_issue(rng);
+    const auto ws_store = static_cast<std::size_t>(t);
+    const auto issue_store = static_cast<std::size_t>(m.tenants)
+                             + static_cast<std::size_t>(t) * static_cast<std::size_t>(m.issues)
+                             + static_cast<std::size_t>(i);
     std::string ws_id = "workspace-" + std::to_string(t);
     std::string issue_id = "ws" + std::to_string(t) + "-issue-" + std::to_string(i);
     count([](virtual_figures& f) { ++f.sessions; });
@@ -349,10 +358,9 @@ virtual_report run_virtual(const virtual_model& m) {
     try {
       s.workspace = fx.use(multistore::store_options<workspace_schema>{
           .store_id = ws_id, .storage = storage, .gc_time = multistore::gc_never});
-      wait += load_cost(ws_id);
+      wait += load_cost(ws_store, fx.stats());
       s.issue = fx.use(multistore::store_options<issue_schema>{
           .store_id = issue_id, .storage = storage, .gc_time = m.gc_time});
-      wait += load_cost(issue_id);
     } catch (const multistore::store_error&) {
       // The open-store limit with every open store in use: the session is
       // refused (a use the workspace answered released its store with `s`).
@@ -361,6 +369,7 @@ virtual_report run_virtual(const virtual_model& m) {
       return;
     }
     auto now = fx.stats();
+    wait += load_cost(issue_store, now);
     count([&](virtual_figures& f) {
       if (wait > 0) {
         ++f.waited;
