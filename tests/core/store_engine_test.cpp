@@ -324,6 +324,64 @@ TEST_CASE("a memory store that closed hands the next one of its schema an empty 
   CHECK(count(*other, "todos") == 0);
 }
 
+namespace {
+
+/// Its todos table has a trigger that copies every insert into `audit`, a
+/// table no materializer writes.
+struct audited_schema {
+  static constexpr std::string_view name = "audited";
+  using events = multistore::event_list<todo_added>;
+  static void define(multistore::schema_builder& b) {
+    b.table("todos", "CREATE TABLE todos (id TEXT PRIMARY KEY, text TEXT NOT NULL)");
+    b.table("audit",
+            "CREATE TABLE audit (n INTEGER PRIMARY KEY, id TEXT NOT NULL);"
+            " CREATE TRIGGER todos_audit AFTER INSERT ON todos"
+            " BEGIN INSERT INTO audit (id) VALUES (new.id); END");
+    b.materialize<todo_added>([](const todo_added& e, multistore::sql_writer& w) {
+      w.exec("INSERT INTO todos (id, text) VALUES (?, ?)", e.id, e.text);
+    });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("nothing a trigger wrote shows through in the next memory store of its schema",
+          "[engine][memory]") {
+  auto a = open_store<audited_schema>("audited-a");
+  REQUIRE(commit(*a, todo_added{"a", "x"}));
+  REQUIRE(count(*a, "audit") == 1);
+  a->close();
+  auto b = open_store<audited_schema>("audited-b");
+  CHECK(count(*b, "todos") == 0);
+  CHECK(count(*b, "audit") == 0);
+  REQUIRE(commit(*b, todo_added{"b", "y"}));
+  CHECK(rows(*b, "SELECT n, id FROM audit")
+        == nlohmann::json::parse(R"([{"n": 1, "id": "b"}])"));
+}
+
+TEST_CASE("more memory stores closed than are kept: every later one starts empty",
+          "[engine][memory]") {
+  constexpr int n = 40;  // more than the 32 kept per schema
+  std::vector<std::unique_ptr<multistore::store_engine>> first;
+  for (int i = 0; i < n; ++i) {
+    first.push_back(open_store<todo_schema>("kept-" + std::to_string(i)));
+    REQUIRE(commit(*first.back(), todo_added{"t" + std::to_string(i), "x"},
+                   note_logged{"n"}));
+  }
+  first.clear();  // closes all 40
+  for (int i = 0; i < n; ++i) {
+    INFO(i);
+    auto e = open_store<todo_schema>("again-" + std::to_string(i));
+    CHECK(e->head() == 0);
+    CHECK(count(*e, "todos") == 0);
+    CHECK(count(*e, "notes") == 0);
+    auto seq = commit(*e, note_logged{"first"});
+    REQUIRE(seq);
+    CHECK(*seq == 1);
+    CHECK(rows(*e, "SELECT n FROM notes") == nlohmann::json::parse(R"([{"n": 1}])"));
+  }
+}
+
 TEST_CASE("an invalid store id is refused before a store opens", "[engine][store_id]") {
   for (const char* id : {"", "a/b", "..", "x.sqlite"}) {
     INFO(id);
